@@ -1,0 +1,1 @@
+"""Built-in hook implementations: calibration, decision policy, reranking, logging."""
