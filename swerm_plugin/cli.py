@@ -82,15 +82,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         exc.show()
         return exc.exit_code
     except click.exceptions.Abort:
-        err_console.print("swerm: aborted")
+        click.echo("swerm: aborted", err=True)
         return 130
     except KeyboardInterrupt:
-        err_console.print("swerm: interrupted")
+        click.echo("swerm: interrupted", err=True)
         return 130
     except Exception as exc:
         if _debug_requested(args):
             raise
-        err_console.print(f"swerm: error: {exc}", markup=False, highlight=False)
+        click.echo(f"swerm: error: {exc}", err=True)
         return 1
     return 0
 

@@ -65,7 +65,9 @@ class SwermConfig(_Section):
     """The effective configuration. Build it with :func:`load_config`."""
 
     enabled: bool = Field(False, description="switch the framework integrations on")
-    backend: str = Field("auto", description="auto: transformers when a model is set, else consensus")
+    backend: str = Field(
+        "auto", description="auto: transformers when a model is set, else consensus"
+    )
     model: str | None = Field(None, description="model folder, hub id or served model name")
     template: str = "swe-rm"
     max_tokens: int | None = Field(None, gt=0, description="prompt token budget; None: context")
@@ -74,7 +76,9 @@ class SwermConfig(_Section):
     dtype: str = "auto"
     trust_remote_code: bool = False
     calibrator: str | None = Field(None, description="path of a fitted calibrator JSON file")
-    on_error: OnError = Field("accept", description="when scoring fails: accept+flag, reject, raise")
+    on_error: OnError = Field(
+        "accept", description="when scoring fails: accept+flag, reject, raise"
+    )
     decisions_log: str = "swerm_decisions.jsonl"
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     remote: RemoteConfig = Field(default_factory=RemoteConfig)
@@ -86,7 +90,7 @@ class SwermConfig(_Section):
         return self._sources.get(key, "default")
 
     def effective(self) -> dict[str, dict[str, Any]]:
-        """``{dotted key: {"value", "source"}}`` with secrets masked; what ``config show`` prints."""
+        """``{dotted key: {"value", "source"}}``, secrets masked: what ``config show`` prints."""
         out: dict[str, dict[str, Any]] = {}
         for key, value in _flatten(self.model_dump(mode="python")):
             if isinstance(value, SecretStr):
@@ -185,7 +189,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _file_layer(path: Path) -> tuple[dict[str, Any], str]:
-    """A config file's swerm table: ``[tool.swerm]`` in a pyproject-style file, else the top level."""
+    """A file's swerm table: ``[tool.swerm]`` in a pyproject-style file, else the top level."""
     data = _read_toml(path)
     tool = data.get("tool")
     if isinstance(tool, dict) and "swerm" in tool:

@@ -62,15 +62,10 @@ def _load_entry_points(pm: pluggy.PluginManager, environ: Mapping[str, str]) -> 
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if allowed is not None and ep.name not in allowed:
             continue
-        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
-            continue
         try:
-            plugin = ep.load()
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=ep.name)
         except Exception as exc:
-            raise PluginError(f"plugin '{ep.name}' ({ep.value}) failed to import: {exc}") from exc
-        pm.register(plugin, name=ep.name)
-        if ep.dist is not None:
-            pm._plugin_distinfo.append((plugin, ep.dist))  # type: ignore[arg-type]
+            raise PluginError(f"plugin '{ep.name}' ({ep.value}) failed to load: {exc}") from exc
 
 
 def build_plugin_manager(environ: Mapping[str, str] | None = None) -> pluggy.PluginManager:
@@ -185,13 +180,13 @@ class Hooks:
         )
         if prompt is None:
             raise PluginError(f"no plugin rendered template '{template}'")
-        return prompt  # type: ignore[no-any-return]
+        return prompt
 
     def calibrate(self, trajectory: Trajectory, score: Score) -> float | None:
         value = self.pm.hook.swerm_calibrate(trajectory=trajectory, score=score, config=self.config)
         if value is not None and not 0.0 <= value <= 1.0:
             raise PluginError(f"swerm_calibrate returned {value!r}, outside [0, 1]")
-        return value  # type: ignore[no-any-return]
+        return value
 
     def decide(self, trajectory: Trajectory, score: Score, attempt: int) -> Decision:
         decision = self.pm.hook.swerm_decide(
@@ -200,7 +195,7 @@ class Hooks:
         if decision is None:
             raise PluginError("no plugin implemented swerm_decide")
         self.pm.hook.swerm_decision_made(trajectory=trajectory, score=score, decision=decision)
-        return decision  # type: ignore[no-any-return]
+        return decision
 
     def select(self, group: CandidateGroup, scores: list[Score | None]) -> list[int]:
         ranking = self.pm.hook.swerm_select(group=group, scores=scores, config=self.config)

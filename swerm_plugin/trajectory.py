@@ -72,9 +72,7 @@ class Trajectory(_Model):
             "instance_id": self.instance_id,
             "problem_statement": self.problem_statement,
             "patch": self.patch,
-            "steps": [
-                [s.role, s.content, s.thought, s.action, s.observation] for s in self.steps
-            ],
+            "steps": [[s.role, s.content, s.thought, s.action, s.observation] for s in self.steps],
         }
         return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
 

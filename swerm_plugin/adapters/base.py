@@ -11,7 +11,7 @@ from swerm_plugin.trajectory import Trajectory
 
 
 class TrajectoryFormatError(ValueError):
-    """A file could not be read as a trajectory; the message names file, record, field, expectation."""
+    """A file is not a readable trajectory; the message names file, record, field, expectation."""
 
     def __init__(
         self,
@@ -38,7 +38,7 @@ class TrajectoryFormatError(ValueError):
 
 
 class TrajectoryAdapter(ABC):
-    """Reads one framework's file format. Subclasses register through ``swerm_register_adapters``."""
+    """Reads one framework's file format; subclasses register via ``swerm_register_adapters``."""
 
     name: ClassVar[str]
 

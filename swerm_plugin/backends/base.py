@@ -13,7 +13,7 @@ from swerm_plugin.trajectory import Score
 
 
 class BackendUnavailable(RuntimeError):
-    """The backend cannot run here (missing extra, unreachable server); the message says what to do."""
+    """The backend cannot run here (missing extra, no server); the message says what to do."""
 
 
 class RewardBackend(ABC):

@@ -12,8 +12,12 @@ log = logging.getLogger("swerm")
 
 @hookimpl
 def swerm_trajectory_finished(trajectory: Trajectory) -> None:
-    log.debug("finished %s attempt %d (%s)", trajectory.instance_id, trajectory.attempt,
-              trajectory.exit_status)
+    log.debug(
+        "finished %s attempt %d (%s)",
+        trajectory.instance_id,
+        trajectory.attempt,
+        trajectory.exit_status,
+    )
 
 
 @hookimpl
@@ -21,11 +25,20 @@ def swerm_trajectory_scored(trajectory: Trajectory, score: Score) -> None:
     if score.error:
         log.warning("scoring %s failed: %s", trajectory.instance_id, score.error)
     else:
-        log.debug("scored %s: raw=%.4f calibrated=%s", trajectory.instance_id, score.raw or 0.0,
-                  score.calibrated)
+        log.debug(
+            "scored %s: raw=%.4f calibrated=%s",
+            trajectory.instance_id,
+            score.raw or 0.0,
+            score.calibrated,
+        )
 
 
 @hookimpl
 def swerm_decision_made(trajectory: Trajectory, decision: Decision) -> None:
-    log.info("%s attempt %d: %s (%s)", trajectory.instance_id, trajectory.attempt,
-             decision.action, decision.reason)
+    log.info(
+        "%s attempt %d: %s (%s)",
+        trajectory.instance_id,
+        trajectory.attempt,
+        decision.action,
+        decision.reason,
+    )

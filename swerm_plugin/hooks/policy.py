@@ -47,8 +47,9 @@ def swerm_decide(
         )
     p = score.probability
     if p is not None and p >= threshold and trajectory.has_patch:
-        return Decision(action="accept", reason=f"p={p:.3f} >= {threshold}", threshold=threshold,
-                        score=p)
+        return Decision(
+            action="accept", reason=f"p={p:.3f} >= {threshold}", threshold=threshold, score=p
+        )
     why = "empty patch" if not trajectory.has_patch else f"p={p:.3f} < {threshold}"
     if attempt < config.policy.max_attempts and _within_budget(trajectory, config):
         return Decision(
@@ -58,5 +59,6 @@ def swerm_decide(
             score=p,
             feedback=retry_feedback(p, threshold, trajectory.has_patch),
         )
-    return Decision(action="reject", reason=f"{why}; no attempts or budget left",
-                    threshold=threshold, score=p)
+    return Decision(
+        action="reject", reason=f"{why}; no attempts or budget left", threshold=threshold, score=p
+    )
