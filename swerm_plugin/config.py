@@ -49,6 +49,13 @@ class PolicyConfig(_Section):
         "flag", description="abstain with an empty patch, or keep the patch and flag it"
     )
     retry_mode: Literal["refine", "resample"] = "refine"
+    consensus: Literal["off", "tiebreak", "hybrid"] = Field(
+        "tiebreak", description="patch agreement among candidates: ignore, break ties, or mix in"
+    )
+    consensus_weight: float = Field(0.3, ge=0.0, le=1.0, description="hybrid: consensus share")
+    consensus_similarity: float = Field(
+        0.7, gt=0.0, le=1.0, description="patches at least this similar share votes"
+    )
 
 
 class RemoteConfig(_Section):
@@ -59,6 +66,28 @@ class RemoteConfig(_Section):
     timeout_s: float = Field(120.0, gt=0)
     concurrency: int = Field(8, ge=1)
     max_retries: int = Field(4, ge=0)
+    backoff_s: float = Field(0.5, gt=0, description="first retry delay; doubles, with jitter")
+    backoff_max_s: float = Field(30.0, gt=0, description="longest delay between two attempts")
+    tokenizer: str | None = Field(
+        None, description="local folder or hub id of the served model's tokenizer; None: model"
+    )
+    group_candidates: bool = Field(
+        True, description="vllm: a task's candidates in one request, shared prefix as the query"
+    )
+    max_items: int = Field(16, ge=1, description="vllm/classify: prompts per request at most")
+    openai_api: Literal["completions", "chat"] = Field(
+        "completions", description="openai: token-id completions, or chat for chat-only servers"
+    )
+    top_logprobs: int = Field(20, ge=1, description="openai: alternatives asked for per token")
+    vllm_extensions: bool = Field(
+        True, description="openai: send vLLM's extra fields; off for servers that reject them"
+    )
+    classify_route: Literal["classify", "pooling"] = Field(
+        "classify", description="classify: vLLM's /classify, or /pooling for per-token values"
+    )
+    score_label: int | str | None = Field(
+        None, description="classify: class index or label name that is the score; None: auto"
+    )
 
 
 class SwermConfig(_Section):
@@ -70,6 +99,10 @@ class SwermConfig(_Section):
     )
     model: str | None = Field(None, description="model folder, hub id or served model name")
     template: str = "swe-rm"
+    verdict_tokens: tuple[str, str] | None = Field(
+        None, description='(YES, NO) verdict strings; None: the template\'s, e.g. ["<YES>", "<NO>"]'
+    )
+    prefill: str | None = Field(None, description="assistant-turn prefix; None: the template's")
     max_tokens: int | None = Field(None, gt=0, description="prompt token budget; None: context")
     batch_tokens: int = Field(32768, gt=0, description="local backend: tokens per batch")
     device: str = "auto"

@@ -37,6 +37,13 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "swerm_plugin.hooks.policy",
     "swerm_plugin.hooks.rerank",
     "swerm_plugin.hooks.logs",
+    "swerm_plugin.hooks.commands",
+    "swerm_plugin.adapters.plugin",
+    "swerm_plugin.prompts.render",
+    "swerm_plugin.backends.transformers",
+    "swerm_plugin.backends.remote_plugin",
+    "swerm_plugin.scoring_cli",
+    "swerm_plugin.integrations.commands",
 )
 
 

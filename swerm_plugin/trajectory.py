@@ -96,7 +96,12 @@ class Score(_Model):
     template_version: str = ""
     n_tokens: int | None = None
     truncated: bool = False
-    approximate: bool = False
+    approximate: bool = Field(
+        default=False, description="raw is a bound: a verdict token was outside the top-k"
+    )
+    sanitized: bool = Field(
+        default=False, description="sent as text with agent markup neutralised, not as ids"
+    )
     latency_s: float | None = None
     error: str | None = None
 

@@ -21,12 +21,17 @@ class TrajectoryFormatError(ValueError):
         record: int | str | None = None,
         field: str | None = None,
         expected: str | None = None,
+        line: int | None = None,
     ) -> None:
         self.path = str(path)
         self.record = record
         self.field = field
         self.expected = expected
+        self.line = line
+        self.problem = problem
         where = self.path
+        if line is not None:
+            where += f", line {line}"
         if record is not None:
             where += f", record {record}"
         if field is not None:
@@ -49,3 +54,11 @@ class TrajectoryAdapter(ABC):
     @abstractmethod
     def read(self, path: Path) -> Iterator[Trajectory]:
         """Yield the trajectories in ``path``; raise :class:`TrajectoryFormatError` on bad input."""
+
+    def sniff_dir(self, path: Path) -> bool:
+        """Whether the directory ``path`` is one source in this format (read whole by ``read``).
+
+        Most formats are files; a format stored as a folder of files (the OpenHands SDK's
+        ``events/event-*.json``) overrides this so a directory walk hands it the folder.
+        """
+        return False

@@ -1,0 +1,35 @@
+"""SWE-bench predictions files read as trajectories: the patch of each attempt, no steps.
+
+Useful when only ``preds.json``/``preds.jsonl`` survive from a run (best-of-k over several
+runs' predictions, majority voting, label joins). The parsing is :mod:`swerm_plugin.swebench`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from swerm_plugin.adapters._common import JsonAdapter
+from swerm_plugin.adapters._json import JsonSource
+from swerm_plugin.adapters.loader import PREDICTIONS_FORMAT
+from swerm_plugin.swebench import PREDICTIONS_EXPECTED, iter_predictions, looks_like_predictions
+from swerm_plugin.trajectory import Trajectory
+
+
+class SwebenchPredictionsAdapter(JsonAdapter):
+    name: ClassVar[str] = PREDICTIONS_FORMAT
+    description: ClassVar[str] = PREDICTIONS_EXPECTED
+
+    def accepts(self, value: Any, *, lines: bool) -> bool:
+        return looks_like_predictions(value, lines=lines)
+
+    def read_source(self, source: JsonSource) -> Iterator[Trajectory]:
+        for where, prediction in iter_predictions(source):
+            yield Trajectory(
+                instance_id=prediction.instance_id,
+                source="swebench/predictions",
+                patch=prediction.model_patch or "",
+                model_name=prediction.model_name_or_path,
+                source_path=str(source.path),
+                source_record=where.line if where.line is not None else where.record,
+            )
