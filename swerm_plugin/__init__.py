@@ -5,6 +5,7 @@ from importlib import metadata
 from swerm_plugin.config import SwermConfig, load_config
 from swerm_plugin.hookspecs import hookimpl
 from swerm_plugin.trajectory import CandidateGroup, Decision, Score, Step, Trajectory
+from swerm_plugin.verifier import Verifier
 
 try:
     __version__ = metadata.version("swerm-plugin")
@@ -18,6 +19,7 @@ __all__ = [
     "Step",
     "SwermConfig",
     "Trajectory",
+    "Verifier",
     "__version__",
     "hookimpl",
     "load_config",

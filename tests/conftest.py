@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,3 +21,12 @@ def _isolated_swerm_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     plugins.reset_plugin_manager()
     yield
     plugins.reset_plugin_manager()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen3-MoE verifier with its tokenizer (``make_tiny_model``), built once per
+    test session; shared by the local and the vLLM backend tests."""
+    from swerm_plugin.testing import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-model"), seed=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from swerm_plugin.config import SwermConfig
 from swerm_plugin.prompts.prompt import Prompt
@@ -24,6 +24,11 @@ class RewardBackend(ABC):
     """
 
     name: ClassVar[str]
+    #: The model's tokenizer, used to render prompts as exact token ids; None for text-only
+    #: backends (they get ``Prompt.messages`` / ``Prompt.text``).
+    tokenizer: Any = None
+    #: The model's context length in tokens, when known; the default prompt budget derives from it.
+    context_length: int | None = None
 
     def __init__(self, config: SwermConfig) -> None:
         self.config = config

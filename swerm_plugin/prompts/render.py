@@ -1,0 +1,198 @@
+"""Trajectory → :class:`Prompt`: template, chat markup, safe tokenization and the token budget.
+
+Also the built-in ``swerm_render_prompt`` hook implementation (registered ``trylast``, so a plugin
+returning its own prompt takes over).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from swerm_plugin.config import SwermConfig
+from swerm_plugin.hookspecs import hookimpl
+from swerm_plugin.prompts.budget import PromptTooLong, Truncator
+from swerm_plugin.prompts.prompt import Cut, Prompt
+from swerm_plugin.prompts.templates import Document, PromptTemplate, get_template
+from swerm_plugin.prompts.tokens import ChatSkeleton, TokenizedChat, TokenizerKit, tokenizer_kit
+from swerm_plugin.trajectory import Trajectory
+
+#: Planning rounds before giving up; each re-plans with the overshoot of the last one subtracted.
+_FIT_ROUNDS = 6
+#: Without a tokenizer, lengths are estimated as this many characters per token (conservative).
+_CHARS_PER_TOKEN = 3
+_AGENT_KINDS = frozenset({"problem", "thought", "action", "observation", "patch"})
+# Special-token look-alikes neutralised in agent text when no tokenizer can split them safely.
+_MARKUP_RE = re.compile(r"<(?=\|[^<>|\n]{1,64}\|>|/?(?:YES|NO|judgement)>)", re.IGNORECASE)
+_ZERO_WIDTH_SPACE = "\u200b"
+
+
+def render_prompt(
+    trajectory: Trajectory,
+    template: str | PromptTemplate = "swe-rm",
+    tokenizer: Any = None,
+    budget: int | None = None,
+    *,
+    verdict_tokens: Sequence[str] | None = None,
+    prefill: str | None = None,
+) -> Prompt:
+    """Render ``trajectory`` for a verifier.
+
+    With a ``tokenizer`` the prompt goes through the model's chat template, ``token_ids`` are
+    exact and at most ``budget`` long. Without one (text-only backends) only ``messages`` and
+    ``text`` are filled, lengths are estimated, and special-token look-alikes in agent text are
+    neutralised (``Prompt.sanitized``).
+
+    :param verdict_tokens: (YES, NO) strings overriding the template's.
+    :param prefill: assistant-turn prefix overriding the template's.
+    :raises PromptTooLong: when even the shortest allowed form exceeds ``budget``.
+    """
+    chosen = template if isinstance(template, PromptTemplate) else get_template(template)
+    if budget is not None and budget <= 0:
+        raise ValueError(f"token budget must be positive, got {budget}")
+    verdicts = _verdicts(verdict_tokens, chosen)
+    prefill = chosen.prefill if prefill is None else prefill
+    document = chosen.document(trajectory)
+    common: dict[str, Any] = {
+        "content_hash": trajectory.content_hash(),
+        "template": chosen.name,
+        "template_version": chosen.version,
+        "verdict_tokens": verdicts,
+        "budget": budget,
+    }
+    if tokenizer is None:
+        return _render_text_only(document, chosen, budget, prefill, common)
+
+    kit = tokenizer_kit(tokenizer)
+    skeleton = kit.skeleton(prefill)
+    verdict_ids = (kit.token_id(verdicts[0]), kit.token_id(verdicts[1]))
+    texts = [segment.text for segment in document.segments]
+    prefix = sum(len(t) for t in texts[: document.prefix_end])
+    chat = _tokenize(kit, skeleton, document.system, texts, prefix)
+    cuts: list[Cut] = []
+    if budget is not None and len(chat.ids) > budget:
+        chat, texts, cuts = _fit(kit, skeleton, document, chosen, budget, len(chat.ids))
+    return Prompt(
+        messages=_messages(document.system, "".join(texts), prefill),
+        text=chat.text,
+        token_ids=chat.ids,
+        verdict_token_ids=verdict_ids,
+        prefix_len=chat.marks[0],
+        prefix_chars=chat.mark_chars[0],
+        truncated=bool(cuts),
+        cuts=cuts,
+        **common,
+    )
+
+
+def _verdicts(override: Sequence[str] | None, template: PromptTemplate) -> tuple[str, str]:
+    if override is None:
+        return template.verdict_tokens
+    if len(override) != 2 or not all(override):
+        raise ValueError(f"verdict_tokens must be two non-empty strings, got {list(override)!r}")
+    return (override[0], override[1])
+
+
+def _tokenize(
+    kit: TokenizerKit, skeleton: ChatSkeleton, system: str, texts: Sequence[str], prefix: int
+) -> TokenizedChat:
+    return kit.tokenize_chat(skeleton, [system, "".join(texts)], marks=[(1, prefix)])
+
+
+def _fit(
+    kit: TokenizerKit,
+    skeleton: ChatSkeleton,
+    document: Document,
+    template: PromptTemplate,
+    budget: int,
+    total: int,
+) -> tuple[TokenizedChat, list[str], list[Cut]]:
+    """Cut ``document`` until its exact token count is within ``budget``."""
+    offsets = [encoding.offsets for encoding in kit.encode([s.text for s in document.segments])]
+    truncator = Truncator(
+        document,
+        template,
+        offsets,
+        overhead=total - sum(len(o) for o in offsets),
+        count=lambda texts: [len(e.ids) for e in kit.encode(texts)],
+    )
+    target = budget
+    for _ in range(_FIT_ROUNDS):
+        plan = truncator.plan(target)
+        chat = _tokenize(kit, skeleton, document.system, plan.texts, plan.prefix_chars)
+        if len(chat.ids) <= budget:
+            return chat, plan.texts, plan.cuts
+        # Tokens merge differently across cut points than the per-segment counts assumed.
+        target -= len(chat.ids) - budget
+    raise PromptTooLong(f"could not fit the prompt into {budget} tokens in {_FIT_ROUNDS} rounds")
+
+
+def _render_text_only(
+    document: Document,
+    template: PromptTemplate,
+    budget: int | None,
+    prefill: str,
+    common: dict[str, Any],
+) -> Prompt:
+    sanitized = 0
+    segments = []
+    for segment in document.segments:
+        if segment.kind in _AGENT_KINDS:
+            text, n = _MARKUP_RE.subn("<" + _ZERO_WIDTH_SPACE, segment.text)
+            sanitized += n
+            segment = type(segment)(segment.kind, text, segment.step)
+        segments.append(segment)
+    document = Document(document.system, segments, document.prefix_end)
+    texts = [s.text for s in segments]
+    cuts: list[Cut] = []
+    total = _estimate(document.system) + sum(_estimate(t) for t in texts)
+    if budget is not None and total > budget:
+        truncator = Truncator(
+            document,
+            template,
+            [_char_offsets(t) for t in texts],
+            overhead=_estimate(document.system),
+            count=lambda items: [_estimate(t) for t in items],
+        )
+        plan = truncator.plan(budget)
+        texts, cuts = plan.texts, plan.cuts
+    messages = _messages(document.system, "".join(texts), prefill)
+    return Prompt(
+        messages=messages,
+        text="".join(f"{m['role']}:\n{m['content']}\n\n" for m in messages).rstrip("\n"),
+        truncated=bool(cuts),
+        cuts=cuts,
+        sanitized=sanitized > 0,
+        **common,
+    )
+
+
+def _estimate(text: str) -> int:
+    return -(-len(text) // _CHARS_PER_TOKEN)
+
+
+def _char_offsets(text: str) -> list[tuple[int, int]]:
+    step = _CHARS_PER_TOKEN
+    return [(i, min(i + step, len(text))) for i in range(0, len(text), step)]
+
+
+def _messages(system: str, user: str, prefill: str) -> list[dict[str, str]]:
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    if prefill:
+        messages.append({"role": "assistant", "content": prefill})
+    return messages
+
+
+@hookimpl(trylast=True)
+def swerm_render_prompt(
+    trajectory: Trajectory, template: str, tokenizer: Any, budget: int | None, config: SwermConfig
+) -> Prompt:
+    return render_prompt(
+        trajectory,
+        template,
+        tokenizer,
+        budget,
+        verdict_tokens=config.verdict_tokens,
+        prefill=config.prefill,
+    )

@@ -1,0 +1,313 @@
+"""Versioned prompt templates: how a trajectory is laid out for a verifier.
+
+A template turns a :class:`~swerm_plugin.trajectory.Trajectory` into a :class:`Document`: a system
+prompt and the user message as a list of typed :class:`Segment` s. The types tell the token budget
+what it may shorten (thoughts, observations, whole steps, the problem statement's tail, the patch
+as a last resort) and what it must keep. Chat markup is not the template's business: the model's
+own chat template adds it when the document is rendered (:mod:`swerm_plugin.prompts.render`).
+
+Changing what a template renders means bumping its ``version``; the version goes into every
+:class:`~swerm_plugin.trajectory.Score`, so scores from different prompt texts are never mixed up.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from swerm_plugin.trajectory import Role, Trajectory
+
+SegmentKind = Literal["fixed", "problem", "thought", "action", "observation", "patch"]
+
+#: R2E-Gym's marker for a thought removed to save context; all built-in templates use it.
+CONDENSED_THOUGHT = "<Thought condensed for saving context>"
+EMPTY_PATCH = "(empty: the agent left the repository unchanged)"
+
+
+class UnknownTemplateError(KeyError):
+    """No template is registered under the requested name."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of the user message. ``step`` is the turn it belongs to (dropped together)."""
+
+    kind: SegmentKind
+    text: str
+    step: int | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """What a template produced for one trajectory, before chat markup and tokenization.
+
+    ``segments[:prefix_end]`` is the part shared by every candidate of a task (template text and
+    the problem statement).
+    """
+
+    system: str
+    segments: list[Segment]
+    prefix_end: int
+
+    @property
+    def user(self) -> str:
+        return "".join(segment.text for segment in self.segments)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One step of the trajectory as the templates show it; ``index`` is its position in
+    ``trajectory.steps``."""
+
+    index: int
+    role: Role
+    thought: str
+    action: str
+    observation: str
+
+
+def split_problem(trajectory: Trajectory) -> tuple[str, list[Turn]]:
+    """The problem statement and the turns to show.
+
+    The agent's own system prompt is dropped (it says nothing about this attempt). The first
+    user message is dropped when it merely wraps the problem statement, and becomes the problem
+    statement when the trajectory has none.
+    """
+    problem = trajectory.problem_statement
+    turns: list[Turn] = []
+    seen_user = False
+    for index, step in enumerate(trajectory.steps):
+        if step.role == "system":
+            continue
+        if step.role == "user" and not seen_user:
+            seen_user = True
+            wrapped = problem.strip() and problem.strip() in step.content
+            if wrapped or not problem.strip():
+                problem = problem if wrapped else step.content
+                continue
+        if step.role == "assistant":
+            thought = step.thought or step.content
+            if thought.strip() == step.action.strip():
+                thought = ""
+            turns.append(Turn(index, step.role, thought, step.action, step.observation))
+        else:
+            turns.append(Turn(index, step.role, "", "", step.observation or step.content))
+    return problem, turns
+
+
+class PromptTemplate(ABC):
+    """A named, versioned layout. Subclasses implement :meth:`document`.
+
+    ``verdict_tokens`` are the (YES, NO) strings read at the next position; ``prefill`` is text
+    the assistant turn starts with before that position.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    summary: ClassVar[str]
+    verdict_tokens: ClassVar[tuple[str, str]] = ("<YES>", "<NO>")
+    prefill: ClassVar[str] = ""
+    thought_marker: ClassVar[str] = CONDENSED_THOUGHT
+
+    @abstractmethod
+    def document(self, trajectory: Trajectory) -> Document:
+        """Lay out ``trajectory`` as a system prompt and user-message segments."""
+
+    def tokens_marker(self, removed: int) -> str:
+        """Stands where ``removed`` tokens were cut out of one text."""
+        return f"[... {removed} tokens omitted ...]"
+
+    def steps_marker(self, removed: int) -> str:
+        """Stands where ``removed`` whole steps were dropped (a segment of its own)."""
+        noun = "step" if removed == 1 else "steps"
+        return f"[... {removed} {noun} omitted ...]\n\n"
+
+
+JUDGE_SYSTEM = (
+    "You are an expert judge evaluating AI assistant interactions. You will read the complete "
+    "log of an AI coding assistant working on a user's request in a code repository. Decide "
+    "whether the assistant resolved the request: whether its final changes to the repository fix "
+    "the problem the user described, so that the tests for it would pass. Do not explain. Answer "
+    "with exactly <judgement>YES</judgement> or <judgement>NO</judgement>."
+)
+
+
+class SweRmTemplate(PromptTemplate):
+    """The default: issue, trajectory and final patch in tagged sections; the verdict is the next
+    token, one of the special tokens ``<YES>`` / ``<NO>`` (SWE-RM's protocol)."""
+
+    name = "swe-rm"
+    version = "1"
+    summary = "issue, steps and final patch in tagged sections; next token <YES>/<NO>"
+    system = (
+        "You are a meticulous reviewer of software-engineering work. You will read a GitHub issue, "
+        "the record of an autonomous coding agent working on it (its reasoning, the commands it "
+        "ran and what they printed) and the final patch it produced. Judge, without running "
+        "anything, whether applying the final patch resolves the issue so that the repository's "
+        "tests for it pass. Reply with a single verdict token: YES if it does, NO if it does not."
+    )
+
+    def document(self, trajectory: Trajectory) -> Document:
+        problem, turns = split_problem(trajectory)
+        segments = [
+            Segment("fixed", "<issue>\n"),
+            Segment("problem", problem.strip()),
+            Segment("fixed", "\n</issue>\n\n"),
+        ]
+        prefix_end = len(segments)
+        segments.append(Segment("fixed", "<trajectory>\n"))
+        for number, turn in enumerate(turns, start=1):
+            segments.extend(self._step(number, turn))
+        segments.append(Segment("fixed", "</trajectory>\n\n<patch>\n"))
+        segments.append(Segment("patch", trajectory.patch.strip() or EMPTY_PATCH))
+        segments.append(Segment("fixed", "\n</patch>\n\nDoes the final patch resolve the issue?"))
+        return Document(self.system, segments, prefix_end)
+
+    @staticmethod
+    def _step(number: int, turn: Turn) -> list[Segment]:
+        at = turn.index
+        out = [Segment("fixed", f'<step n="{number}" role="{turn.role}">\n', at)]
+        for tag, kind, text in (
+            ("thought", "thought", turn.thought),
+            ("action", "action", turn.action),
+            ("observation", "observation", turn.observation),
+        ):
+            if text.strip():
+                out.append(Segment("fixed", f"<{tag}>\n", at))
+                out.append(Segment(kind, text.strip(), at))  # type: ignore[arg-type]
+                out.append(Segment("fixed", f"\n</{tag}>\n", at))
+        out.append(Segment("fixed", "</step>\n", at))
+        return out
+
+
+class SweGymTemplate(PromptTemplate):
+    """SWE-Gym's verifier layout: a numbered interaction log between ``=== INTERACTION LOG ===``
+    markers, the assistant turn pre-filled with ``<judgement>``, verdict `` YES`` / `` NO``."""
+
+    name = "swe-gym"
+    version = "1"
+    summary = "SWE-Gym verifier: numbered interaction log; prefill <judgement>; ' YES'/' NO'"
+    verdict_tokens = (" YES", " NO")
+    prefill = "<judgement>"
+
+    def document(self, trajectory: Trajectory) -> Document:
+        problem, turns = split_problem(trajectory)
+        segments = [
+            Segment(
+                "fixed",
+                "Please evaluate the following interaction between an AI assistant and a user.\n\n"
+                "=== INTERACTION LOG ===\n\n[1] USER:\n",
+            ),
+            Segment("problem", problem.strip()),
+            Segment("fixed", "\n\n"),
+        ]
+        prefix_end = len(segments)
+        number = 1
+        for turn in turns:
+            at = turn.index
+            if turn.role == "assistant":
+                number += 1
+                segments.append(Segment("fixed", f"[{number}] ASSISTANT:\n", at))
+                if turn.thought.strip():
+                    segments.append(Segment("thought", turn.thought.strip(), at))
+                    segments.append(Segment("fixed", "\n", at))
+                if turn.action.strip():
+                    segments.append(Segment("action", turn.action.strip(), at))
+                    segments.append(Segment("fixed", "\n", at))
+                segments.append(Segment("fixed", "\n", at))
+            if turn.observation.strip():
+                number += 1
+                role = "USER" if turn.role == "user" else "TOOL"
+                segments.append(Segment("fixed", f"[{number}] {role}:\n", at))
+                segments.append(Segment("observation", turn.observation.strip(), at))
+                segments.append(Segment("fixed", "\n\n", at))
+        segments.append(
+            Segment(
+                "fixed", "=== END INTERACTION ===\n\nThe assistant's final changes (git diff):\n"
+            )
+        )
+        segments.append(Segment("patch", trajectory.patch.strip() or EMPTY_PATCH))
+        segments.append(
+            Segment(
+                "fixed",
+                "\n\nBased on the interaction above, did the assistant resolve the user's initial "
+                "request? Answer YES or NO.",
+            )
+        )
+        return Document(JUDGE_SYSTEM, segments, prefix_end)
+
+
+class R2eGymTemplate(PromptTemplate):
+    """R2E-Gym / DeepSWE verifier layout: ``[STEP]`` blocks of ``[ASSISTANT]`` and ``[USER]`` turns,
+    ending with ``=== FINAL PATCH === [PATCH]...[/PATCH]``; prefill ``<judgement>``."""
+
+    name = "r2e-gym"
+    version = "1"
+    summary = "R2E-Gym verifier: [STEP] blocks, final [PATCH]; prefill <judgement>; ' YES'/' NO'"
+    verdict_tokens = (" YES", " NO")
+    prefill = "<judgement>"
+
+    def document(self, trajectory: Trajectory) -> Document:
+        problem, turns = split_problem(trajectory)
+        segments = [
+            Segment(
+                "fixed",
+                "Please evaluate the following interaction between an AI assistant and a user.\n\n"
+                "=== INTERACTION LOG ===\n\n[USER]\n",
+            ),
+            Segment("problem", problem.strip()),
+            Segment("fixed", "\n\n"),
+        ]
+        prefix_end = len(segments)
+        for number, turn in enumerate(turns, start=1):
+            at = turn.index
+            segments.append(Segment("fixed", f"[STEP {number}]\n", at))
+            if turn.role == "assistant":
+                segments.append(Segment("fixed", "[ASSISTANT]\n", at))
+                for kind, text in (("thought", turn.thought), ("action", turn.action)):
+                    if text.strip():
+                        segments.append(Segment(kind, text.strip(), at))  # type: ignore[arg-type]
+                        segments.append(Segment("fixed", "\n", at))
+            if turn.observation.strip():
+                segments.append(Segment("fixed", "[USER]\n", at))
+                segments.append(Segment("observation", turn.observation.strip(), at))
+                segments.append(Segment("fixed", "\n", at))
+            segments.append(Segment("fixed", "\n", at))
+        segments.append(
+            Segment("fixed", "=== END INTERACTION ===\n\n=== FINAL PATCH ===\n\n[PATCH]\n")
+        )
+        segments.append(Segment("patch", trajectory.patch.strip() or EMPTY_PATCH))
+        segments.append(Segment("fixed", "\n[/PATCH]"))
+        return Document(JUDGE_SYSTEM, segments, prefix_end)
+
+
+_TEMPLATES: dict[str, PromptTemplate] = {}
+
+
+def register_template(template: PromptTemplate) -> PromptTemplate:
+    """Make ``template`` available by its name (a later registration replaces an earlier one)."""
+    _TEMPLATES[template.name] = template
+    return template
+
+
+def get_template(name: str) -> PromptTemplate:
+    """The template registered as ``name``."""
+    try:
+        return _TEMPLATES[name]
+    except KeyError:
+        known = ", ".join(sorted(_TEMPLATES))
+        raise UnknownTemplateError(
+            f"unknown prompt template '{name}'; choose one of: {known}"
+        ) from None
+
+
+def template_names() -> list[str]:
+    return sorted(_TEMPLATES)
+
+
+for _builtin in (SweRmTemplate(), SweGymTemplate(), R2eGymTemplate()):
+    register_template(_builtin)

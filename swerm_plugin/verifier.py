@@ -1,0 +1,220 @@
+"""The orchestrator: trajectories in, calibrated scores out.
+
+For each trajectory: render (``swerm_render_prompt``) → score (the backend's ``score_batch``) →
+calibrate (``swerm_calibrate``) → announce (``swerm_trajectory_scored``). No trajectory is ever
+dropped: a failure at any stage gives a :class:`~swerm_plugin.trajectory.Score` with ``error``
+set, unless ``config.on_error == "raise"``, which raises :class:`VerifierError` instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+from types import TracebackType
+
+from swerm_plugin.backends.base import BackendUnavailable, RewardBackend
+from swerm_plugin.config import SwermConfig, load_config
+from swerm_plugin.hooks.policy import VerifierError
+from swerm_plugin.plugins import Hooks, get_hooks
+from swerm_plugin.prompts.prompt import Prompt
+from swerm_plugin.trajectory import Score, Trajectory
+
+__all__ = ["CONTEXT_MARGIN", "Verifier", "VerifierError", "create_backend"]
+
+#: Tokens kept free below the model's context length when no max_tokens is configured.
+CONTEXT_MARGIN = 16
+
+
+def create_backend(config: SwermConfig, hooks: Hooks | None = None) -> RewardBackend:
+    """The backend named by ``config.backend`` among the registered ones.
+
+    ``"auto"`` picks ``transformers`` when ``config.model`` is set, else ``consensus`` when a
+    backend of that name is registered.
+    """
+    available = (hooks or get_hooks(config)).backends()
+    name = config.backend
+    if name == "auto":
+        if config.model:
+            name = "transformers"
+        elif "consensus" in available:
+            name = "consensus"
+        else:
+            raise BackendUnavailable(
+                "no reward model configured: set model (--model) to a model folder or hub id, "
+                f"or choose a backend explicitly (registered: {', '.join(sorted(available))})"
+            )
+    if name not in available:
+        raise BackendUnavailable(
+            f"unknown backend '{name}'; registered backends: {', '.join(sorted(available))}"
+        )
+    return available[name](config)
+
+
+class Verifier:
+    """Scores trajectories with one backend. Use as a context manager, or call :meth:`close`.
+
+    :param config: the effective configuration (default: :func:`~swerm_plugin.load_config`).
+    :param backend: a ready backend to use instead of the one ``config.backend`` names; the
+        caller keeps ownership of it (:meth:`close` leaves it open).
+    """
+
+    def __init__(
+        self, config: SwermConfig | None = None, *, backend: RewardBackend | None = None
+    ) -> None:
+        self.config = config if config is not None else load_config()
+        self.hooks = get_hooks(self.config)
+        self._owns_backend = backend is None
+        self.backend = backend if backend is not None else create_backend(self.config, self.hooks)
+
+    @property
+    def budget(self) -> int | None:
+        """Prompt token budget: ``config.max_tokens``, else the model's context minus a margin."""
+        if self.config.max_tokens is not None:
+            return self.config.max_tokens
+        context = self.backend.context_length
+        return None if context is None else max(1, context - CONTEXT_MARGIN)
+
+    def render(self, trajectory: Trajectory) -> Prompt:
+        """The prompt the backend would score for ``trajectory`` (raises on failure)."""
+        return self.hooks.render_prompt(
+            trajectory,
+            template=self.config.template,
+            tokenizer=self.backend.tokenizer,
+            budget=self.budget,
+        )
+
+    def score(self, trajectories: Sequence[Trajectory]) -> list[Score]:
+        """One score per trajectory, in order."""
+        trajectories = list(trajectories)
+        rendered = [self._try_render(t) for t in trajectories]
+        prompts = [p for p in rendered if isinstance(p, Prompt)]
+        try:
+            scored = self.backend.score_batch(prompts) if prompts else []
+        except Exception as exc:
+            scored = self._backend_failed(prompts, exc)
+        return self._finish(trajectories, rendered, scored)
+
+    async def ascore(self, trajectories: Sequence[Trajectory]) -> list[Score]:
+        """Async :meth:`score`: rendering runs in a worker thread, scoring through the backend's
+        ``ascore_batch``."""
+        trajectories = list(trajectories)
+        rendered = await asyncio.to_thread(lambda: [self._try_render(t) for t in trajectories])
+        prompts = [p for p in rendered if isinstance(p, Prompt)]
+        try:
+            scored = await self.backend.ascore_batch(prompts) if prompts else []
+        except Exception as exc:
+            scored = self._backend_failed(prompts, exc)
+        return self._finish(trajectories, rendered, scored)
+
+    def score_iter(
+        self, trajectories: Iterable[Trajectory], chunk_size: int = 32
+    ) -> Iterator[tuple[Trajectory, Score]]:
+        """Score in chunks of ``chunk_size``, yielding each (trajectory, score) as its chunk is
+        done: for progress bars and for writing results as they come."""
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+        iterator = iter(trajectories)
+        while chunk := list(islice(iterator, chunk_size)):
+            yield from zip(chunk, self.score(chunk), strict=True)
+
+    # --- stages ---
+
+    def _try_render(self, trajectory: Trajectory) -> Prompt | Score:
+        try:
+            return self.render(trajectory)
+        except Exception as exc:
+            if self.config.on_error == "raise":
+                raise VerifierError(f"{trajectory.instance_id}: rendering failed: {exc}") from exc
+            return self._error(f"rendering failed: {type(exc).__name__}: {exc}")
+
+    def _backend_failed(self, prompts: Sequence[Prompt], exc: Exception) -> list[Score]:
+        if self.config.on_error == "raise":
+            raise VerifierError(f"backend '{self.backend.name}' failed: {exc}") from exc
+        return [
+            self._error(f"backend failed: {type(exc).__name__}: {exc}", prompt)
+            for prompt in prompts
+        ]
+
+    def _finish(
+        self,
+        trajectories: Sequence[Trajectory],
+        rendered: Sequence[Prompt | Score],
+        scored: Sequence[Score],
+    ) -> list[Score]:
+        prompts = [p for p in rendered if isinstance(p, Prompt)]
+        if len(scored) != len(prompts):
+            scored = self._backend_failed(
+                prompts,
+                RuntimeError(f"returned {len(scored)} scores for {len(prompts)} prompts"),
+            )
+        by_prompt = iter(scored)
+        results = []
+        for trajectory, item in zip(trajectories, rendered, strict=True):
+            score = next(by_prompt) if isinstance(item, Prompt) else item
+            if isinstance(item, Prompt):
+                score = self._complete(score, item)
+            score = self._calibrate(trajectory, score)
+            if not score.ok and self.config.on_error == "raise":
+                raise VerifierError(f"{trajectory.instance_id}: scoring failed: {score.error}")
+            self.hooks.trajectory_scored(trajectory, score)
+            results.append(score)
+        return results
+
+    def _complete(self, score: Score, prompt: Prompt) -> Score:
+        """Fill in what a backend may leave out and only the prompt knows."""
+        update: dict[str, object] = {}
+        if not score.backend:
+            update["backend"] = self.backend.name
+        if not score.template:
+            update["template"] = prompt.template
+            update["template_version"] = prompt.template_version
+        if score.n_tokens is None and prompt.n_tokens is not None:
+            update["n_tokens"] = prompt.n_tokens
+        if prompt.truncated and not score.truncated:
+            update["truncated"] = True
+        if prompt.sanitized and not score.sanitized:
+            update["sanitized"] = True
+        return score.model_copy(update=update) if update else score
+
+    def _calibrate(self, trajectory: Trajectory, score: Score) -> Score:
+        if not score.ok:
+            return score
+        try:
+            calibrated = self.hooks.calibrate(trajectory, score)
+        except Exception as exc:
+            return score.model_copy(
+                update={"error": f"calibration failed: {type(exc).__name__}: {exc}"}
+            )
+        return score.model_copy(update={"calibrated": calibrated})
+
+    def _error(self, message: str, prompt: Prompt | None = None) -> Score:
+        fields: dict[str, object] = {"backend": self.backend.name, "error": message}
+        if prompt is not None:
+            fields.update(
+                template=prompt.template,
+                template_version=prompt.template_version,
+                n_tokens=prompt.n_tokens,
+                truncated=prompt.truncated,
+            )
+        else:
+            fields["template"] = self.config.template
+        return Score.model_validate(fields)
+
+    # --- lifetime ---
+
+    def close(self) -> None:
+        """Release the backend, if this verifier created it."""
+        if self._owns_backend:
+            self.backend.close()
+
+    def __enter__(self) -> Verifier:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
