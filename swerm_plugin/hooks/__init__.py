@@ -1,1 +1,2 @@
-"""Built-in hook implementations: calibration, decision policy, reranking, logging."""
+"""Built-in hook implementations: calibration, decision policy, reranking, logging, and the
+decision commands (``rerank``, ``eval``, ``calibrate``, ``reward``, ``report``)."""

@@ -1,7 +1,17 @@
-"""Default ``swerm_decide``: accept at or above the threshold, else retry while attempts and
-budget remain, else reject. A failed score follows ``config.on_error``."""
+"""Default ``swerm_decide``: accept, reject (abstain) or retry one scored attempt.
+
+- accept: a non-empty patch whose probability is at or above ``policy.threshold``;
+- retry: otherwise, while attempts remain and the cost budget can pay for another attempt
+  (estimated as what the last one cost); in ``refine`` mode the agent gets a feedback message;
+- reject: otherwise. What a rejection does to the submission is ``policy.on_reject``:
+  ``empty_patch`` abstains (the task gets an empty patch), ``flag`` keeps the patch and marks it.
+
+A failed score follows ``config.on_error``.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from swerm_plugin.config import SwermConfig
 from swerm_plugin.hookspecs import hookimpl
@@ -12,32 +22,85 @@ class VerifierError(RuntimeError):
     """Scoring failed and ``on_error = "raise"`` asked for the failure to propagate."""
 
 
-def retry_feedback(score: float | None, threshold: float, has_patch: bool) -> str:
+def retry_feedback(
+    score: float | None, threshold: float, has_patch: bool, *, attempts_left: int | None = None
+) -> str:
     """The message sent back to the agent when it gets another attempt."""
     if not has_patch:
-        return (
+        text = (
             "Your attempt ended without any change to the repository. Reproduce the issue, "
             "edit the source files to fix it, verify the fix, then submit again."
         )
-    return (
-        f"An automated reviewer estimates only a {score:.0%} chance that your patch resolves the "
-        f"issue (it needs {threshold:.0%}). Re-read the issue, check the edge cases it mentions, "
-        "run or write a test that reproduces it, and fix what is missing before submitting again."
-    )
+    else:
+        shown = f"{score:.0%}" if score is not None else "a low"
+        text = (
+            f"An automated reviewer estimates only a {shown} chance that your patch resolves "
+            f"the issue (it needs {threshold:.0%}). Re-read the issue, check the edge cases it "
+            "mentions, run or write a test that reproduces it, and fix what is missing before "
+            "submitting again."
+        )
+    if attempts_left is not None:
+        text += f" Attempts left after this one: {attempts_left}."
+    return text
 
 
-def _within_budget(trajectory: Trajectory, config: SwermConfig) -> bool:
-    budget = config.policy.cost_budget
-    spent = trajectory.metadata.get("total_cost", trajectory.cost)
-    return budget is None or spent is None or float(spent) < budget
+@dataclass(frozen=True)
+class RetryPlan:
+    """Whether another attempt is allowed, and why (not)."""
+
+    retry: bool
+    reason: str
+
+
+def plan_retry(
+    *,
+    attempt: int,
+    max_attempts: int,
+    spent: float | None,
+    budget: float | None,
+    last_cost: float | None,
+) -> RetryPlan:
+    """Decide whether attempt ``attempt + 1`` may start.
+
+    :param spent: cost of all attempts so far (``None`` when the framework does not report it).
+    :param budget: the cost budget for the task (``None``: unlimited).
+    :param last_cost: cost of the attempt just finished, the estimate for the next one.
+    """
+    if attempt >= max_attempts:
+        return RetryPlan(False, f"attempt {attempt} of {max_attempts}, no attempts left")
+    if budget is not None and spent is not None:
+        if spent >= budget:
+            return RetryPlan(False, f"cost budget {budget:g} spent ({spent:g})")
+        expected = last_cost or 0.0
+        if spent + expected > budget:
+            return RetryPlan(
+                False,
+                f"another attempt (about {expected:g}) would exceed the cost budget "
+                f"({spent:g} of {budget:g} spent)",
+            )
+    return RetryPlan(True, f"attempt {attempt} of {max_attempts}")
+
+
+def _spent(trajectory: Trajectory) -> float | None:
+    total = trajectory.metadata.get("total_cost", trajectory.cost)
+    return None if total is None else float(total)
+
+
+def submission_patch(trajectory: Trajectory, decision: Decision, config: SwermConfig) -> str:
+    """The patch to submit for ``trajectory`` after ``decision``: empty when a rejection
+    abstains (``policy.on_reject = "empty_patch"``), else the agent's patch unchanged."""
+    if decision.action == "reject" and config.policy.on_reject == "empty_patch":
+        return ""
+    return trajectory.patch
 
 
 @hookimpl(trylast=True)
 def swerm_decide(
     trajectory: Trajectory, score: Score, attempt: int, config: SwermConfig
 ) -> Decision:
-    threshold = config.policy.threshold
-    if not score.ok:
+    policy = config.policy
+    threshold = policy.threshold
+    if not score.ok and trajectory.has_patch:  # an empty patch needs no verdict to be refused
         if config.on_error == "raise":
             raise VerifierError(f"{trajectory.instance_id}: scoring failed: {score.error}")
         return Decision(
@@ -51,14 +114,30 @@ def swerm_decide(
             action="accept", reason=f"p={p:.3f} >= {threshold}", threshold=threshold, score=p
         )
     why = "empty patch" if not trajectory.has_patch else f"p={p:.3f} < {threshold}"
-    if attempt < config.policy.max_attempts and _within_budget(trajectory, config):
+    plan = plan_retry(
+        attempt=attempt,
+        max_attempts=policy.max_attempts,
+        spent=_spent(trajectory),
+        budget=policy.cost_budget,
+        last_cost=trajectory.cost,
+    )
+    if plan.retry:
+        feedback = None
+        if policy.retry_mode == "refine":
+            feedback = retry_feedback(
+                p, threshold, trajectory.has_patch, attempts_left=policy.max_attempts - attempt - 1
+            )
         return Decision(
             action="retry",
-            reason=f"{why}; attempt {attempt} of {config.policy.max_attempts}",
+            reason=f"{why}; {plan.reason}, {policy.retry_mode}",
             threshold=threshold,
             score=p,
-            feedback=retry_feedback(p, threshold, trajectory.has_patch),
+            feedback=feedback,
         )
+    outcome = "abstain with an empty patch" if policy.on_reject == "empty_patch" else "flagged"
     return Decision(
-        action="reject", reason=f"{why}; no attempts or budget left", threshold=threshold, score=p
+        action="reject",
+        reason=f"{why}; {plan.reason}; {outcome}",
+        threshold=threshold,
+        score=p,
     )

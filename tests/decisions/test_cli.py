@@ -1,0 +1,229 @@
+"""The commands through click's runner, on small runs made here, with numbers worked by hand.
+
+Two runs, four tasks (P = patch, ✓ resolved):
+    t1: run1 P1a ✓ (score .3)   run2 P1b ✗ (score .8)   ← the verifier prefers the wrong one
+    t2: run1 P2a ✗ (.6)         run2 empty
+    t3: run1 P3a ✓ (.9)         run2 P3b ✓ (.2)
+    t4: run1 empty              run2 empty               ← no candidate at all
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from swerm_plugin.adapters import load
+from swerm_plugin.cli import cli
+from swerm_plugin.plugins import get_hooks
+
+from .conftest import MakeDiff, WritePreds
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    get_hooks().register_commands(cli)
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, *args: Any) -> Result:
+    result = runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    return result
+
+
+@pytest.fixture
+def runs(
+    tmp_path: Path,
+    make_diff: MakeDiff,
+    write_run: WritePreds,
+    write_resolved: Callable[..., Path],
+) -> dict[str, Any]:
+    patch = {
+        name: make_diff(f"pkg/{name}.py", ["old = 1"], [f"new = {i}"])
+        for i, name in enumerate(["p1a", "p1b", "p2a", "p3a", "p3b"])
+    }
+    run1 = write_run("run1", {"t1": patch["p1a"], "t2": patch["p2a"], "t3": patch["p3a"], "t4": ""})
+    run2 = write_run("run2", {"t1": patch["p1b"], "t2": "", "t3": patch["p3b"], "t4": ""})
+    labels1 = write_resolved("run1", ["t1", "t3"])
+    labels2 = write_resolved("run2", ["t3"])
+    scores = {"p1a": 0.3, "p1b": 0.8, "p2a": 0.6, "p3a": 0.9, "p3b": 0.2}
+    by_patch = {text: scores[name] for name, text in patch.items()}
+    score_file = tmp_path / "scores.jsonl"
+    with score_file.open("w") as fh:
+        for run in (run1, run2):
+            for trajectory in load(run):
+                raw = by_patch.get(trajectory.patch, 0.05)  # empty patches: 0.05
+                record = {"content_hash": trajectory.content_hash(), "raw": raw, "backend": "test"}
+                fh.write(json.dumps(record) + "\n")
+    return {
+        "runs": [run1, run2],
+        "labels": [labels1, labels2],
+        "scores": score_file,
+        "patch": patch,
+        "tmp": tmp_path,
+    }
+
+
+def eval_args(runs: dict[str, Any]) -> list[Any]:
+    args: list[Any] = ["eval", *runs["runs"]]
+    for label in runs["labels"]:
+        args += ["--labels", label]
+    return [*args, "--scores", runs["scores"], "--json", "--subsets", "200"]
+
+
+def test_eval_matches_hand_computed_numbers(runner: CliRunner, runs: dict[str, Any]) -> None:
+    result = invoke(runner, *eval_args(runs))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["n_tasks"], report["n_candidates"], report["max_candidates"]) == (3, 5, 2)
+    assert report["n_tasks_without_candidates"] == 1
+    assert report["random"] == pytest.approx(50.0)  # (1/2 + 0 + 1) / 3
+    assert report["oracle"] == pytest.approx(66.67)
+    assert report["best_at_k"] == {"1": pytest.approx(50.0), "2": pytest.approx(33.33)}
+    assert report["pass_at_k"]["2"] == pytest.approx(66.67)
+    assert report["consensus"] == pytest.approx(50.0)  # all patches differ: ties, the mean
+    calibration = report["calibration"]
+    assert calibration["n"] == 5
+    # resolved {.3, .9, .2} vs unresolved {.8, .6}: 2 of 6 pairs ordered right
+    assert calibration["before"]["auroc"] == pytest.approx(1 / 3)
+    # two unresolved candidates are too few to cross-fit a calibrator: said, not hidden
+    assert "at least 2 resolved and 2 unresolved" in calibration["after_skipped"]
+
+
+def test_eval_total_tasks_and_table_output(runner: CliRunner, runs: dict[str, Any]) -> None:
+    args = [a for a in eval_args(runs) if a != "--json"]
+    report = json.loads(invoke(runner, *eval_args(runs), "--total-tasks", 6).output)
+    assert (report["n_tasks"], report["random"], report["oracle"]) == (6, 25.0, 33.33)
+    table = invoke(runner, *args).output
+    assert "best@k" in table and "oracle" in table and "auroc" in table
+
+
+def test_labels_in_one_file_that_names_the_runs(runner: CliRunner, runs: dict[str, Any]) -> None:
+    combined = runs["tmp"] / "labels.json"
+    combined.write_text(json.dumps({"run1": ["t1", "t3"], "run2": {"t3": True, "t1": False}}))
+    args = ["eval", *runs["runs"], "--labels", combined, "--scores", runs["scores"], "--json"]
+    report = json.loads(invoke(runner, *args).output)
+    assert report["random"] == pytest.approx(50.0) and report["oracle"] == pytest.approx(66.67)
+
+
+def test_label_mismatches_are_explained(runner: CliRunner, runs: dict[str, Any]) -> None:
+    one = ["eval", *runs["runs"], "--labels", runs["labels"][0]]
+    result = runner.invoke(cli, [str(a) for a in one])
+    assert result.exit_code != 0 and "names runs" in result.output
+    three = [*one, "--labels", runs["labels"][0], "--labels", runs["labels"][1]]
+    result = runner.invoke(cli, [str(a) for a in three])
+    assert "3 --labels files for 2 runs" in result.output
+
+
+def test_rerank_writes_predictions_and_a_decisions_log(
+    runner: CliRunner, runs: dict[str, Any]
+) -> None:
+    out = runs["tmp"] / "out" / "preds.jsonl"
+    result = invoke(
+        runner,
+        "rerank",
+        *runs["runs"],
+        "--scores",
+        runs["scores"],
+        "-o",
+        out,
+        "--threshold",
+        0.5,
+        "--on-reject",
+        "empty_patch",
+    )
+    assert result.exit_code == 0, result.output
+    preds = {p["instance_id"]: p for p in map(json.loads, out.read_text().splitlines())}
+    assert sorted(preds) == ["t1", "t2", "t3", "t4"]
+    assert preds["t1"]["model_patch"] == runs["patch"]["p1b"]  # highest score, .8
+    assert preds["t2"]["model_patch"] == runs["patch"]["p2a"]  # .6 ≥ .5: accepted
+    assert preds["t3"]["model_patch"] == runs["patch"]["p3a"]
+    assert preds["t4"]["model_patch"] == ""  # nothing to submit: abstain
+    assert {p["model_name_or_path"] for p in preds.values()} == {"swerm-rerank"}
+    log = [json.loads(line) for line in (out.parent / "preds.jsonl.decisions.jsonl").open()]
+    assert len(log) == 8  # one record per candidate
+    chosen = [r for r in log if r["chosen"]]
+    assert [r["instance_id"] for r in chosen] == ["t1", "t2", "t3", "t4"]
+    t1 = next(r for r in chosen if r["instance_id"] == "t1")
+    assert t1["run_id"] == "run2" and t1["raw"] == 0.8 and t1["decision"]["action"] == "accept"
+    t4 = next(r for r in chosen if r["instance_id"] == "t4")
+    assert t4["decision"]["action"] == "reject" and t4["submitted_patch_empty"]
+    assert "empty patch" in t4["decision"]["reason"]
+
+
+def test_rerank_is_repeatable_from_its_own_log(runner: CliRunner, runs: dict[str, Any]) -> None:
+    first = runs["tmp"] / "a.jsonl"
+    invoke(runner, "rerank", *runs["runs"], "--scores", runs["scores"], "-o", first)
+    log = first.with_name("a.jsonl.decisions.jsonl")
+    again = runs["tmp"] / "b.jsonl"
+    invoke(runner, "rerank", *runs["runs"], "--scores", log, "-o", again)
+    assert again.read_text() == first.read_text()
+
+
+def test_rerank_without_a_model_uses_consensus(
+    runner: CliRunner, tmp_path: Path, write_run: WritePreds, make_diff: MakeDiff
+) -> None:
+    fix = make_diff("a.py", ["x = 1"], ["x = 2"])
+    same_fix_reformatted = make_diff("a.py", ["x = 1"], ["x  =  2   # fixed"], start=40)
+    other = make_diff("a.py", ["x = 1"], ["x = 3"])
+    paths = [
+        write_run("r1", {"t": other}),
+        write_run("r2", {"t": fix}),
+        write_run("r3", {"t": same_fix_reformatted}),
+    ]
+    out = tmp_path / "preds.json"
+    result = invoke(runner, "rerank", *paths, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["t"]["model_patch"] == fix  # 2 of 3 votes; smaller
+    assert "consensus" in result.output
+
+
+def test_calibrate_writes_a_calibrator_and_a_threshold(
+    runner: CliRunner, runs: dict[str, Any]
+) -> None:
+    out = runs["tmp"] / "cal.json"
+    args: list[Any] = ["calibrate", *runs["runs"], "--scores", runs["scores"], "-o", out]
+    for label in runs["labels"]:
+        args += ["--labels", label]
+    result = invoke(runner, *args, "--method", "platt")
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["method"] == "platt" and data["fitted_on"]["n"] == 5
+    assert "run1, run2" in data["fitted_on"]["source"]
+    refused = runner.invoke(cli, [str(a) for a in (*args, "--target-precision", 0.99)])
+    assert refused.exit_code != 0 and "label more trajectories" in refused.output
+
+
+def test_reward_exports_hybrid_rewards(runner: CliRunner, runs: dict[str, Any]) -> None:
+    out = runs["tmp"] / "rewards.jsonl"
+    args: list[Any] = ["reward", *runs["runs"], "--scores", runs["scores"], "-o", out]
+    for label in runs["labels"]:
+        args += ["--labels", label]
+    assert invoke(runner, *args).exit_code == 0
+    rewards = {(r["instance_id"], r["run_id"]): r for r in map(json.loads, out.open())}
+    assert rewards[("t1", "run1")]["reward"] == pytest.approx(1.3)  # resolved: 1 + .3
+    assert rewards[("t1", "run2")]["reward"] == pytest.approx(0.8)  # finished, unresolved
+    missing = runner.invoke(cli, ["reward", str(runs["runs"][0]), "-o", str(out)])
+    assert missing.exit_code != 0 and "--mode hybrid needs --labels" in missing.output
+    assert rewards[("t2", "run2")]["reward"] == pytest.approx(-0.45)  # empty: unfinished
+    partial = runs["tmp"] / "partial.jsonl"
+    partial.write_text("".join(runs["scores"].read_text().splitlines(True)[:3]))
+    args[args.index(runs["scores"])] = partial
+    unscored = runner.invoke(cli, [str(a) for a in args])
+    assert unscored.exit_code != 0 and "no score; add it to --scores" in unscored.output
+
+
+def test_report_writes_figures_and_summary(runner: CliRunner, runs: dict[str, Any]) -> None:
+    out = runs["tmp"] / "report"
+    args = [a for a in eval_args(runs) if a != "--json"]
+    result = invoke(runner, "report", *args[1:], "-o", out)
+    assert result.exit_code == 0, result.output
+    for name in ("best_at_k.png", "reliability.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = (out / "summary.md").read_text()
+    assert "| 2 | 33.33 |" in summary and "| auroc | 0.333 |" in summary
+    assert json.loads((out / "eval.json").read_text())["random"] == 50.0
