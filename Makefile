@@ -6,8 +6,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS := all,dev
 STAMP := $(VENV)/.installed
+# The OpenHands SDK needs Python 3.12: its tests run in a second environment.
+# pyenv's python3.12 shim only works when 3.12 is a selected version, so prefer the real binary.
+PYENV_ROOT_DIR := $(shell pyenv root 2>/dev/null)
+PYTHON312 ?= $(firstword $(wildcard $(PYENV_ROOT_DIR)/versions/3.12*/bin/python3.12) python3.12)
+OH_VENV ?= .venv-oh
+OH_STAMP := $(OH_VENV)/.installed
+OH_PINS := openhands-sdk==1.58.2 openhands-tools==1.58.2 transformers==5.24.0 httpx pytest
+OH_ENV := OPENHANDS_SUPPRESS_BANNER=1 LITELLM_LOCAL_MODEL_COST_MAP=True
 
-.PHONY: install test lint typecheck pytest demo clean
+.PHONY: install test lint typecheck pytest pytest-oh demo clean vllm-env
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,16 +29,31 @@ demo: $(STAMP)
 	$(BIN)/swerm plugins
 
 lint: $(STAMP)
-	$(BIN)/ruff check swerm_plugin tests benchmarks
-	$(BIN)/ruff format --check swerm_plugin tests benchmarks
+	$(BIN)/ruff check swerm_plugin tests benchmarks examples
+	$(BIN)/ruff format --check swerm_plugin tests benchmarks examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy swerm_plugin
 
-pytest: $(STAMP)
+pytest: $(STAMP) pytest-oh
 	$(BIN)/python -m pytest
+
+$(OH_STAMP): pyproject.toml constraints.txt
+	@$(PYTHON312) --version >/dev/null 2>&1 || { echo "make: $(PYTHON312) not found; the OpenHands SDK tests need Python 3.12 (make PYTHON312=/path/to/python3.12)"; exit 1; }
+	test -x $(OH_VENV)/bin/python || $(PYTHON312) -m venv $(OH_VENV)
+	$(OH_VENV)/bin/python -m pip install -q --upgrade pip
+	$(OH_VENV)/bin/python -m pip install -q -c constraints.txt -e . $(OH_PINS)
+	touch $(OH_STAMP)
+
+# The Python 3.12 tests (OpenHands SDK integration); the 3.11 run skips them with a note.
+pytest-oh: $(STAMP) $(OH_STAMP)
+	$(OH_ENV) $(OH_VENV)/bin/python -m pytest -p no:cacheprovider tests/integrations/py312
 
 test: lint typecheck pytest
 
+# The vLLM CPU server environment the remote-backend tests use (they also build it themselves).
+vllm-env: $(STAMP)
+	$(BIN)/python -m swerm_plugin.backends.vllm_cpu .venv-vllm
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(OH_VENV) .mypy_cache .ruff_cache .pytest_cache
