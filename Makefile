@@ -25,8 +25,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) demo
 
+# The main job: build a tiny verifier, write example runs, score them end to end.
 demo: $(STAMP)
-	$(BIN)/swerm plugins
+	$(BIN)/python examples/score_demo.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check swerm_plugin tests benchmarks examples
