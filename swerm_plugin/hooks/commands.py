@@ -329,22 +329,9 @@ def _print_eval(report: dict[str, Any]) -> None:
 @click.command("eval")
 @_eval_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def eval_command(
-    runs: tuple[Path, ...],
-    labels: tuple[Path, ...],
-    score_files: tuple[Path, ...],
-    model: str | None,
-    backend: str | None,
-    calibrator: Path | None,
-    subsets: int,
-    seed: int,
-    total_tasks: int | None,
-    as_json: bool,
-) -> None:
+def eval_command(as_json: bool, **options: Any) -> None:
     """Best@k (k = 1..N), pass@k, random pick, consensus, and calibration of RUNS' scores."""
-    report = _evaluate(
-        runs, labels, score_files, model, backend, calibrator, subsets, seed, total_tasks
-    )
+    report = _evaluate(**options)
     if as_json:
         from swerm_plugin.cli import print_json
 
@@ -362,25 +349,12 @@ def eval_command(
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for reliability.png, best_at_k.png, summary.md and eval.json.",
 )
-def report_command(
-    runs: tuple[Path, ...],
-    labels: tuple[Path, ...],
-    score_files: tuple[Path, ...],
-    model: str | None,
-    backend: str | None,
-    calibrator: Path | None,
-    subsets: int,
-    seed: int,
-    total_tasks: int | None,
-    output: Path,
-) -> None:
+def report_command(output: Path, **options: Any) -> None:
     """Write a reliability diagram, a best@k plot and a Markdown summary for RUNS."""
     from swerm_plugin.calibration.plots import PlotsUnavailable
     from swerm_plugin.reports import write_report
 
-    report = _evaluate(
-        runs, labels, score_files, model, backend, calibrator, subsets, seed, total_tasks
-    )
+    report = _evaluate(**options)
     try:
         written = write_report(report, output)
     except PlotsUnavailable as exc:

@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from minisweagent.agents.default import DefaultAgent
 from minisweagent.exceptions import Submitted
 
-from swerm_plugin.adapters._fields import Obj, Where
-from swerm_plugin.adapters.minisweagent import _trajectory as trajectory_from_document
+from swerm_plugin.adapters.minisweagent import trajectory_from_document
 from swerm_plugin.integrations.common import (
     SwermSession,
     TaskAttempts,
@@ -59,8 +58,7 @@ def trajectory_from_mini(data: dict[str, Any], source_path: Path | None = None) 
     The same conversion as the ``.traj.json`` reader, so a live score and a later
     ``swerm score`` of the saved file see the same trajectory.
     """
-    where = Where(source_path or Path("<live mini-swe-agent run>"))
-    return trajectory_from_document(Obj.of(data, where))
+    return trajectory_from_document(data, source_path or "<live mini-swe-agent run>")
 
 
 class SwermAgentMixin:

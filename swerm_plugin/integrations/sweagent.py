@@ -24,8 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from swerm_plugin.adapters._fields import Obj, Where
-from swerm_plugin.adapters.sweagent import SweAgentAdapter
+from swerm_plugin.adapters.sweagent import trajectories_from_document
 from swerm_plugin.integrations.common import (
     IntegrationError,
     SwermSession,
@@ -76,8 +75,7 @@ def trajectory_from_result(
         "history": [],
         "replay_config": {"problem_statement": {"id": instance_id, "text": problem_statement}},
     }
-    where = Where(Path(f"<live SWE-agent run {instance_id}>"))
-    return SweAgentAdapter()._trajectory(Obj.of(document, where), where, attempt=1, chosen=None)
+    return trajectories_from_document(document, f"<live SWE-agent run {instance_id}>")[0]
 
 
 def prediction_path(output_dir: Path, instance_id: str) -> Path:
