@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from swerm_plugin.config import SwermConfig
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def swerm_register_backends(register: Callable[[type[RewardBackend]], None]) -> None:
     from swerm_plugin.backends.classify import ClassifyBackend
     from swerm_plugin.backends.openai import OpenAIBackend

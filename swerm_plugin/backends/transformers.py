@@ -270,6 +270,6 @@ def _verdicts(batch: Sequence[Prompt]) -> list[tuple[int, int]]:
     return [p.verdict_token_ids for p in batch if p.verdict_token_ids is not None]
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def swerm_register_backends(register: Callable[[type[RewardBackend]], None]) -> None:
     register(TransformersBackend)

@@ -102,9 +102,28 @@ def test_hook_swerm_register_backends(pm: pluggy.PluginManager) -> None:
         def swerm_register_backends(self, register: Any) -> None:
             register(EchoBackend)
 
+    class Replacement(EchoBackend):
+        name: ClassVar[str] = "transformers"
+
+    class Override:
+        @hookimpl
+        def swerm_register_backends(self, register: Any) -> None:
+            register(Replacement)
+
     pm.register(Plugin())
+    pm.register(Override())
     backends = hooks_for(pm).backends()
     assert backends["echo"] is EchoBackend
+    assert backends["transformers"] is Replacement, "a plugin may replace a built-in backend"
+    # Entry-point plugins are registered before the built-ins, so the built-ins must run last
+    # for a third-party registration of the same name to win there too.
+    builtin = [
+        impl
+        for impl in pm.hook.swerm_register_backends.get_hookimpls()
+        if impl.plugin_name.startswith("swerm_plugin.")
+    ]
+    assert builtin and all(impl.trylast for impl in builtin)
+    assert {"vllm", "openai", "classify"} <= set(backends)
     assert backends["echo"](SwermConfig()).score_batch([None, None]) == [Score(raw=0.5)] * 2
 
 
