@@ -70,11 +70,14 @@ def live_diff_command(base: str | None) -> str:
     """A shell command printing the working tree's diff against ``base`` (default ``HEAD``).
 
     Untracked files are included (a new module is part of a fix) through a throwaway copy of
-    the index, so the agent's own staging area is left exactly as it was.
+    the index, so the agent's own staging area is left exactly as it was. The copy keeps the
+    index's mtime (``cp -p``): git trusts an entry's cached stat data unless the entry is no
+    older than the index file ("racily clean": the file may have changed again within the same
+    timestamp), so a copy with a fresh mtime would hide a same-size edit made in that window.
     """
     rev = shlex.quote(base) if base else "HEAD"
     return (
-        'tmp="$(mktemp)" && cp "$(git rev-parse --git-dir)/index" "$tmp" 2>/dev/null; '
+        'tmp="$(mktemp)" && cp -p "$(git rev-parse --git-dir)/index" "$tmp" 2>/dev/null; '
         'GIT_INDEX_FILE="$tmp" git add -A >/dev/null 2>&1 && '
         f'GIT_INDEX_FILE="$tmp" git diff --cached --no-color --no-ext-diff {rev}; '
         'rc=$?; rm -f "$tmp"; exit $rc'

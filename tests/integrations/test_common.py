@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +18,12 @@ from swerm_plugin.integrations.common import (
     decisions_log_in,
     get_session,
     integration_enabled,
+    live_diff_command,
 )
 from swerm_plugin.testing import MockRewardBackend
 from swerm_plugin.trajectory import Trajectory
 
-from .conftest import session_with
+from .conftest import WRONG_FIX, git, make_repo, session_with
 
 
 def attempt(patch: str = "diff --git a/x b/x\n+1\n", cost: float | None = None) -> Trajectory:
@@ -70,6 +74,33 @@ def test_no_attempt_means_a_rejected_empty_outcome(tmp_path: Path, install_sessi
     session = install_session(session_with(MockRewardBackend(), tmp_path))
     outcome = session.task("t-2").finish()
     assert (outcome.action, outcome.patch, outcome.attempt) == ("reject", "", None)
+
+
+def test_the_live_diff_sees_a_same_size_edit_in_the_second_the_index_was_written(
+    tmp_path: Path,
+) -> None:
+    # Git trusts an index entry whose stat data matches the file, unless the entry is no older
+    # than the index file ("racily clean"): then it compares contents. Pinning the timestamps
+    # makes this edit racy every run (same size, inode and mtime as the entry, and the index
+    # written in that second), as an agent's quick edit after a checkout can be. ctime cannot
+    # be pinned, so git is told not to compare it.
+    repo = make_repo(tmp_path / "repo")
+    git(repo, "config", "core.trustctime", "false")
+    calc, index = repo / "calc.py", repo / ".git" / "index"
+    second = int(time.time()) - 60
+    os.utime(calc, (second, second))
+    git(repo, "add", "calc.py")  # the entry now caches that mtime
+    calc.write_text(WRONG_FIX)  # as long as the buggy original
+    for path in (calc, index):
+        os.utime(path, (second, second))
+
+    done = subprocess.run(
+        ["bash", "-c", live_diff_command(None)], cwd=repo, capture_output=True, text=True
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "-    return a - b\n+    return a * b\n" in done.stdout
+    assert git(repo, "status", "--porcelain") == " M calc.py\n"  # the real index is untouched
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="checks the refusal on Python < 3.12")
