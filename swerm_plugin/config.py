@@ -95,7 +95,8 @@ class SwermConfig(_Section):
 
     enabled: bool = Field(False, description="switch the framework integrations on")
     backend: str = Field(
-        "auto", description="auto: transformers when a model is set, else consensus"
+        "auto",
+        description="auto: transformers when a model is set; rerank and eval use consensus if not",
     )
     model: str | None = Field(None, description="model folder, hub id or served model name")
     template: str = "swe-rm"

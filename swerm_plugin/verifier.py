@@ -29,21 +29,19 @@ CONTEXT_MARGIN = 16
 def create_backend(config: SwermConfig, hooks: Hooks | None = None) -> RewardBackend:
     """The backend named by ``config.backend`` among the registered ones.
 
-    ``"auto"`` picks ``transformers`` when ``config.model`` is set, else ``consensus`` when a
-    backend of that name is registered.
+    ``"auto"`` picks ``transformers`` when ``config.model`` is set. Without a model there is
+    nothing to score prompts with: the commands that can do without one (``rerank``, ``eval``)
+    fall back to patch consensus themselves.
     """
     available = (hooks or get_hooks(config)).backends()
     name = config.backend
     if name == "auto":
-        if config.model:
-            name = "transformers"
-        elif "consensus" in available:
-            name = "consensus"
-        else:
+        if not config.model:
             raise BackendUnavailable(
                 "no reward model configured: set model (--model) to a model folder or hub id, "
                 f"or choose a backend explicitly (registered: {', '.join(sorted(available))})"
             )
+        name = "transformers"
     if name not in available:
         raise BackendUnavailable(
             f"unknown backend '{name}'; registered backends: {', '.join(sorted(available))}"
