@@ -8,10 +8,11 @@ from typing import Any
 from swerm_plugin.calibration.metrics import ReliabilityCurve
 from swerm_plugin.io import atomic_write_json, atomic_write_text
 
-_METRICS = ("auroc", "ece", "ece_equal_mass", "brier", "log_loss", "accuracy")
+METRICS = ("auroc", "ece", "ece_equal_mass", "brier", "log_loss", "accuracy")
 
 
-def _cell(value: Any) -> str:
+def format_cell(value: Any) -> str:
+    """A metric as table text: "–" when absent, "n/a" for NaN, floats to three places."""
     if value is None:
         return "–"
     if isinstance(value, float):
@@ -51,9 +52,9 @@ def summary_markdown(report: dict[str, Any]) -> str:
             "| metric | before | after |",
             "|---|---:|---:|",
         ]
-        for metric in _METRICS:
-            before_value = _cell(calibration["before"][metric])
-            lines.append(f"| {metric} | {before_value} | {_cell(after.get(metric))} |")
+        for metric in METRICS:
+            before_value = format_cell(calibration["before"][metric])
+            lines.append(f"| {metric} | {before_value} | {format_cell(after.get(metric))} |")
         lines.append("")
     return "\n".join(lines)
 

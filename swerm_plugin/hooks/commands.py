@@ -283,17 +283,11 @@ def _eval_options(func: Any) -> Any:
     return _RUNS(func)
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return "nan" if value != value else f"{value:.3f}"
-    return str(value)
-
-
 def _print_eval(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from swerm_plugin.reports import METRICS, format_cell
 
     console = Console()
     head = Table(title=f"best-of-N over {report['n_tasks']} tasks (scorer: {report['scorer']})")
@@ -321,8 +315,10 @@ def _print_eval(report: dict[str, Any]) -> None:
         table.add_column("before", justify="right")
         table.add_column(f"after ({calibration.get('after_method', 'skipped')})", justify="right")
         after = calibration.get("after", {})
-        for metric in ("auroc", "ece", "ece_equal_mass", "brier", "log_loss", "accuracy"):
-            table.add_row(metric, _fmt(calibration["before"][metric]), _fmt(after.get(metric)))
+        for metric in METRICS:
+            table.add_row(
+                metric, format_cell(calibration["before"][metric]), format_cell(after.get(metric))
+            )
         console.print(table)
 
 

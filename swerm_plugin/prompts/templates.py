@@ -184,6 +184,19 @@ class SweRmTemplate(PromptTemplate):
         return out
 
 
+def _interaction_log_opening(user_header: str, problem: str) -> list[Segment]:
+    """The judge templates' shared opening: the request, then the issue as the first user turn."""
+    return [
+        Segment(
+            "fixed",
+            "Please evaluate the following interaction between an AI assistant and a user.\n\n"
+            f"=== INTERACTION LOG ===\n\n{user_header}\n",
+        ),
+        Segment("problem", problem.strip()),
+        Segment("fixed", "\n\n"),
+    ]
+
+
 class SweGymTemplate(PromptTemplate):
     """SWE-Gym's verifier layout: a numbered interaction log between ``=== INTERACTION LOG ===``
     markers, the assistant turn pre-filled with ``<judgement>``, verdict `` YES`` / `` NO``."""
@@ -196,15 +209,7 @@ class SweGymTemplate(PromptTemplate):
 
     def document(self, trajectory: Trajectory) -> Document:
         problem, turns = split_problem(trajectory)
-        segments = [
-            Segment(
-                "fixed",
-                "Please evaluate the following interaction between an AI assistant and a user.\n\n"
-                "=== INTERACTION LOG ===\n\n[1] USER:\n",
-            ),
-            Segment("problem", problem.strip()),
-            Segment("fixed", "\n\n"),
-        ]
+        segments = _interaction_log_opening("[1] USER:", problem)
         prefix_end = len(segments)
         number = 1
         for turn in turns:
@@ -253,15 +258,7 @@ class R2eGymTemplate(PromptTemplate):
 
     def document(self, trajectory: Trajectory) -> Document:
         problem, turns = split_problem(trajectory)
-        segments = [
-            Segment(
-                "fixed",
-                "Please evaluate the following interaction between an AI assistant and a user.\n\n"
-                "=== INTERACTION LOG ===\n\n[USER]\n",
-            ),
-            Segment("problem", problem.strip()),
-            Segment("fixed", "\n\n"),
-        ]
+        segments = _interaction_log_opening("[USER]", problem)
         prefix_end = len(segments)
         for number, turn in enumerate(turns, start=1):
             at = turn.index
