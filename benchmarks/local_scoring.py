@@ -9,7 +9,7 @@
 The model is ``make_tiny_model`` with hidden size 512 (random weights: only speed is measured).
 Each side is timed ``--repeats`` times, interleaved, after a warm-up; medians are compared.
 
-    .venv/bin/python benchmarks/local_scoring.py [--repeats 2] [--trajectories 16]
+    .venv/bin/python benchmarks/local_scoring.py [--repeats 2] [--trajectories 16] [--device cuda]
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ def bare_forward(backend: TransformersBackend, prompts: list[Prompt]) -> None:
     import torch
 
     model, pad = backend.model, backend.tokenizer.pad_token_id
+    device = model.device
     ids = [p.token_ids or [] for p in prompts]
     for batch in plan_batches([len(i) for i in ids], backend.config.batch_tokens):
         longest = max(len(ids[i]) for i in batch)
@@ -89,7 +90,9 @@ def bare_forward(backend: TransformersBackend, prompts: list[Prompt]) -> None:
             input_ids[row, longest - len(ids[index]) :] = torch.tensor(ids[index])
             mask[row, longest - len(ids[index]) :] = 1
         with torch.inference_mode():
-            model(input_ids=input_ids, attention_mask=mask)
+            model(input_ids=input_ids.to(device), attention_mask=mask.to(device))
+    if device.type == "cuda":
+        torch.cuda.synchronize()  # a GPU forward returns before it is done
 
 
 def main() -> None:
@@ -98,6 +101,7 @@ def main() -> None:
     parser.add_argument("--render-repeats", type=int, default=15, help="timed runs per side (b)")
     parser.add_argument("--trajectories", type=int, default=16)
     parser.add_argument("--hidden-size", type=int, default=512)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (dtype: auto)")
     args = parser.parse_args()
     console = Console()
 
@@ -111,7 +115,7 @@ def main() -> None:
             num_attention_heads=args.hidden_size // 64,
             num_key_value_heads=args.hidden_size // 64,
         )
-        config = SwermConfig(model=str(folder), backend="transformers")
+        config = SwermConfig(model=str(folder), backend="transformers", device=args.device)
         backend = TransformersBackend(config)
         backend.load()
         targets = [
@@ -128,7 +132,8 @@ def main() -> None:
         console.print(
             f"{len(prompts)} prompts, {min(lengths)}-{max(lengths)} tokens "
             f"({sum(lengths)} in all), hidden size {args.hidden_size}, "
-            f"{len(plan_batches(lengths, config.batch_tokens))} batches"
+            f"{len(plan_batches(lengths, config.batch_tokens))} batches, "
+            f"{backend.device} {str(backend.dtype).removeprefix('torch.')}"
         )
 
         # (a) end to end vs bare forward, interleaved after a short warm-up of each.
