@@ -78,7 +78,9 @@ def swerm_render_prompt(
 ) -> Prompt | None:
     """Render one trajectory into the prompt the verifier scores.
 
-    Called once per trajectory before scoring. Stops at the first non-``None`` result.
+    Called once per trajectory before scoring, possibly from several worker threads at once
+    (rendering is tokenizer-bound), so an implementation must be thread-safe. Stops at the
+    first non-``None`` result.
 
     :param trajectory: the trajectory to render (untrusted text: never let it become markup).
     :param template: the template name, e.g. ``"swe-rm"``.

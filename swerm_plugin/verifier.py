@@ -9,7 +9,9 @@ set, unless ``config.on_error == "raise"``, which raises :class:`VerifierError` 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from types import TracebackType
 
@@ -24,6 +26,8 @@ __all__ = ["CONTEXT_MARGIN", "Verifier", "VerifierError", "create_backend"]
 
 #: Tokens kept free below the model's context length when no max_tokens is configured.
 CONTEXT_MARGIN = 16
+#: Upper bound on the threads that render (tokenize) trajectories concurrently.
+MAX_RENDER_THREADS = 16
 
 
 def create_backend(config: SwermConfig, hooks: Hooks | None = None) -> RewardBackend:
@@ -85,7 +89,7 @@ class Verifier:
     def score(self, trajectories: Sequence[Trajectory]) -> list[Score]:
         """One score per trajectory, in order."""
         trajectories = list(trajectories)
-        rendered = [self._try_render(t) for t in trajectories]
+        rendered = self._render_all(trajectories)
         prompts = [p for p in rendered if isinstance(p, Prompt)]
         try:
             scored = self.backend.score_batch(prompts) if prompts else []
@@ -97,7 +101,7 @@ class Verifier:
         """Async :meth:`score`: rendering runs in a worker thread, scoring through the backend's
         ``ascore_batch``."""
         trajectories = list(trajectories)
-        rendered = await asyncio.to_thread(lambda: [self._try_render(t) for t in trajectories])
+        rendered = await asyncio.to_thread(self._render_all, trajectories)
         prompts = [p for p in rendered if isinstance(p, Prompt)]
         try:
             scored = await self.backend.ascore_batch(prompts) if prompts else []
@@ -117,6 +121,16 @@ class Verifier:
             yield from zip(chunk, self.score(chunk), strict=True)
 
     # --- stages ---
+
+    def _render_all(self, trajectories: Sequence[Trajectory]) -> list[Prompt | Score]:
+        """Render every trajectory, in order. Tokenizing releases the GIL, so several
+        trajectories render at once on a multi-core host: on a GPU, tokenizing would otherwise
+        take longer than the forward pass of a small verifier."""
+        workers = min(len(trajectories), os.cpu_count() or 1, MAX_RENDER_THREADS)
+        if workers < 2:
+            return [self._try_render(t) for t in trajectories]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="swerm-render") as pool:
+            return list(pool.map(self._try_render, trajectories))
 
     def _try_render(self, trajectory: Trajectory) -> Prompt | Score:
         try:

@@ -274,3 +274,35 @@ def test_auto_without_a_model_says_what_to_set(swerm_pm: pluggy.PluginManager) -
         pytest.skip("a consensus backend is registered, so auto without a model is valid")
     with pytest.raises(BackendUnavailable, match="no reward model configured: set model"):
         create_backend(SwermConfig())
+
+
+def test_trajectories_render_on_worker_threads_in_order(
+    swerm_pm: pluggy.PluginManager,
+    trajectory_factory: Callable[..., Trajectory],
+    tiny_model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    from swerm_plugin.backends.transformers import TransformersBackend
+
+    threads: set[str] = set()
+
+    class Spy:
+        @hookimpl(tryfirst=True)
+        def swerm_render_prompt(self) -> None:
+            threads.add(threading.current_thread().name)
+
+    swerm_pm.register(Spy())
+    config = SwermConfig(model=str(tiny_model_dir), backend="transformers")
+    verifier = Verifier(config, backend=TransformersBackend(config))
+    trajectories = [trajectory_factory(seed=i, instance_id=f"t{i}") for i in range(6)]
+
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    serial = [verifier.render(t).token_ids for t in trajectories]
+    assert verifier._render_all(trajectories[:1]) and threads == {"MainThread"}
+
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    rendered = verifier._render_all(trajectories)
+    assert [p.token_ids for p in rendered if isinstance(p, Prompt)] == serial
+    assert any(name.startswith("swerm-render") for name in threads)
