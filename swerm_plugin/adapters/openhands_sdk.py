@@ -19,7 +19,7 @@ the model name, cost and execution status; condensation, pause and token events 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -167,6 +167,20 @@ def _system_prompt(event: Obj) -> str:
     if isinstance(prompt, dict):
         return Obj.of(prompt, event.where, event.name("system_prompt")).text("text")
     return event.text("system_prompt")
+
+
+def trajectory_from_document(
+    events: Sequence[Any], instance_id: str, path: str | Path, *, source: str = "openhands/sdk"
+) -> Trajectory:
+    """The trajectory of in-memory SDK event dicts (e.g. a live conversation's events).
+
+    ``path`` is where the events are (or would be) saved; it appears in error messages. The same
+    conversion as saved event files, so a live score and a later ``swerm score`` agree.
+    """
+    where = Where(Path(path))
+    reader = _SdkEvents()
+    reader.add_all(list(events), where, "events")
+    return events_trajectory(reader.result(), instance_id, where, source=source)
 
 
 class _SdkEvents:

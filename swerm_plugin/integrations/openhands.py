@@ -25,9 +25,7 @@ from typing import Any
 
 from pydantic import Field, PrivateAttr
 
-from swerm_plugin.adapters._fields import Where
-from swerm_plugin.adapters.openhands import events_trajectory
-from swerm_plugin.adapters.openhands_sdk import _SdkEvents
+from swerm_plugin.adapters import openhands_sdk
 from swerm_plugin.integrations.common import (
     Attempt,
     IntegrationError,
@@ -63,10 +61,8 @@ def trajectory_from_events(events: Sequence[Any], instance_id: str, patch: str) 
     the persisted conversation agree.
     """
     dumped = [e if isinstance(e, dict) else e.model_dump(mode="json") for e in events]
-    where = Where(Path(f"<live OpenHands conversation {instance_id}>"))
-    reader = _SdkEvents()
-    reader.add_all(dumped, where, "events")
-    trajectory = events_trajectory(reader.result(), instance_id, where, source=SOURCE)
+    where = f"<live OpenHands conversation {instance_id}>"
+    trajectory = openhands_sdk.trajectory_from_document(dumped, instance_id, where, source=SOURCE)
     return trajectory.model_copy(update={"patch": patch})
 
 
