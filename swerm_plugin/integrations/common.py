@@ -212,7 +212,9 @@ class TaskAttempts:
         trajectory = trajectory.model_copy(update={"attempt": number})
         hooks = self.session.hooks
         hooks.trajectory_finished(trajectory)
-        score = self.session.score(trajectory)
+        # An empty patch cannot resolve anything and the policy refuses it without a verdict:
+        # don't spend a verifier call on it (the unscored Score has neither raw nor error).
+        score = self.session.score(trajectory) if trajectory.has_patch else Score()
         try:
             decision = hooks.decide(trajectory, score, number)
         except Exception as exc:

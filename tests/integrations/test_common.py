@@ -70,6 +70,19 @@ def test_accepted_attempts_win_over_better_scored_rejections(
     assert task.attempts[1].host_score(0.5) == 0.4
 
 
+def test_an_empty_patch_is_refused_without_a_verifier_call(
+    tmp_path: Path, install_session: Any
+) -> None:
+    backend = MockRewardBackend(scores=[0.9])  # would accept anything it were asked about
+    session = install_session(session_with(backend, tmp_path, policy={"max_attempts": 2}))
+    task = session.task("t-1")
+    decision = task.judge(attempt(patch="  \n"))
+    assert decision.action == "retry" and "empty patch" in decision.reason
+    assert backend.calls == []
+    assert task.judge(attempt()).action == "accept"
+    assert len(backend.calls) == 1
+
+
 def test_no_attempt_means_a_rejected_empty_outcome(tmp_path: Path, install_session: Any) -> None:
     session = install_session(session_with(MockRewardBackend(), tmp_path))
     outcome = session.task("t-2").finish()
