@@ -16,13 +16,12 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from local_scoring import make_trajectory
+from local_scoring import bench_model, make_trajectory
 from rich.console import Console
 from rich.table import Table
 
 from swerm_plugin.backends.transformers import TransformersBackend
 from swerm_plugin.config import SwermConfig
-from swerm_plugin.testing import make_tiny_model
 from swerm_plugin.trajectory import Trajectory
 from swerm_plugin.verifier import Verifier
 
@@ -46,15 +45,7 @@ def main() -> None:
         raise SystemExit("no CUDA device: this check needs a GPU")
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
-        folder = make_tiny_model(
-            Path(tmp) / "model",
-            seed=0,
-            hidden_size=args.hidden_size,
-            intermediate_size=2 * args.hidden_size,
-            moe_intermediate_size=args.hidden_size,
-            num_attention_heads=args.hidden_size // 64,
-            num_key_value_heads=args.hidden_size // 64,
-        )
+        folder = bench_model(Path(tmp) / "model", args.hidden_size)
 
         def verifier(device: str, dtype: str) -> Verifier:
             config = SwermConfig(

@@ -69,6 +69,19 @@ def make_trajectory(
             return trajectory
 
 
+def bench_model(folder: Path, hidden_size: int) -> Path:
+    """The tiny verifier architecture scaled to ``hidden_size`` (heads of dimension 64)."""
+    return make_tiny_model(
+        folder,
+        seed=0,
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        moe_intermediate_size=hidden_size,
+        num_attention_heads=hidden_size // 64,
+        num_key_value_heads=hidden_size // 64,
+    )
+
+
 def timed(function: Callable[[], object]) -> float:
     start = time.perf_counter()
     function()
@@ -106,15 +119,7 @@ def main() -> None:
     console = Console()
 
     with tempfile.TemporaryDirectory() as tmp:
-        folder = make_tiny_model(
-            Path(tmp) / "model",
-            seed=0,
-            hidden_size=args.hidden_size,
-            intermediate_size=2 * args.hidden_size,
-            moe_intermediate_size=args.hidden_size,
-            num_attention_heads=args.hidden_size // 64,
-            num_key_value_heads=args.hidden_size // 64,
-        )
+        folder = bench_model(Path(tmp) / "model", args.hidden_size)
         config = SwermConfig(model=str(folder), backend="transformers", device=args.device)
         backend = TransformersBackend(config)
         backend.load()
