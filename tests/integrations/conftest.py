@@ -28,6 +28,15 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout
 
 
+def diff_for(repo: Path, content: str) -> str:
+    """The repository's diff when calc.py holds ``content`` (calc.py is restored after)."""
+    (repo / "calc.py").write_text(content)
+    try:
+        return git(repo, "diff")
+    finally:
+        (repo / "calc.py").write_text(BUGGY)
+
+
 def make_repo(path: Path) -> Path:
     """A git repository with one buggy module, committed; returns its path."""
     path.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ from swerm_plugin.testing import MockRewardBackend
 from swerm_plugin.trajectory import Score
 from swerm_plugin.verifier import Verifier
 
-from .conftest import BUGGY, RIGHT_FIX, WRONG_FIX, git, session_with
+from .conftest import RIGHT_FIX, WRONG_FIX, diff_for, git, session_with
 
 SUBMIT = "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT && git diff"
 TASK = "add(2, 3) returns -1 instead of 5"
@@ -62,15 +62,6 @@ def make_agent(repo: Path, outputs: list[dict[str, Any]], output: Path | None) -
 
 def records(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines()]
-
-
-def diff_for(repo: Path, content: str) -> str:
-    """The diff mini's submit command prints when calc.py holds ``content``."""
-    (repo / "calc.py").write_text(content)
-    try:
-        return git(repo, "diff")
-    finally:
-        (repo / "calc.py").write_text(BUGGY)
 
 
 @pytest.fixture

@@ -38,7 +38,13 @@ from swerm_plugin.integrations.common import IntegrationError  # noqa: E402
 from swerm_plugin.integrations.openhands import SwermCritic, best_of_n  # noqa: E402
 from swerm_plugin.testing import MockRewardBackend  # noqa: E402
 
-from ..conftest import BUGGY, RIGHT_FIX, WRONG_FIX, git, make_repo, session_with  # noqa: E402
+from ..conftest import (  # noqa: E402
+    RIGHT_FIX,
+    WRONG_FIX,
+    diff_for,
+    make_repo,
+    session_with,
+)
 
 TASK = "add(2, 3) returns -1 instead of 5; fix calc.py"
 
@@ -69,14 +75,6 @@ def run(agent: Agent, repo: Path) -> Any:
     conversation.send_message(TASK)
     conversation.run()
     return conversation
-
-
-def diff_for(repo: Path, content: str) -> str:
-    (repo / "calc.py").write_text(content)
-    try:
-        return git(repo, "diff")
-    finally:
-        (repo / "calc.py").write_text(BUGGY)
 
 
 @pytest.fixture
