@@ -54,7 +54,7 @@ test: lint typecheck pytest
 
 # The vLLM CPU server environment the remote-backend tests use (they also build it themselves).
 vllm-env: $(STAMP)
-	$(BIN)/python -m swerm_plugin.backends.vllm_cpu .venv-vllm
+	$(BIN)/python -m swerm_plugin.testing.vllm_cpu .venv-vllm
 
 clean:
 	rm -rf $(VENV) $(OH_VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from swerm_plugin.evaluation import RankedTasks, best_at_k, sample_best_at_k
+from swerm_plugin.evaluation.best_of_n import RankedTasks, best_at_k, sample_best_at_k
 
 
 def make_tasks(n_tasks: int, n_candidates: int, seed: int) -> list[list[bool]]:

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from swerm_plugin.backends.transformers import TransformersBackend
 from swerm_plugin.config import SwermConfig
-from swerm_plugin.trajectory import Trajectory
+from swerm_plugin.model import Trajectory
 from swerm_plugin.verifier import Verifier
 
 

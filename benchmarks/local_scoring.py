@@ -27,9 +27,9 @@ from rich.table import Table
 
 from swerm_plugin.backends.transformers import TransformersBackend, plan_batches
 from swerm_plugin.config import SwermConfig
+from swerm_plugin.model import Step, Trajectory
 from swerm_plugin.prompts import Prompt
 from swerm_plugin.testing import make_tiny_model
-from swerm_plugin.trajectory import Step, Trajectory
 from swerm_plugin.verifier import Verifier
 
 WORDS = [

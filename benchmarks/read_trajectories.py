@@ -1,4 +1,4 @@
-"""How fast, and in how much memory, ``swerm_plugin.adapters.load`` streams a big OpenHands file.
+"""How fast, and in how much memory, ``swerm_plugin.readers.load`` streams a big OpenHands file.
 
 Builds a synthetic OpenHands V0 ``output.jsonl`` (default about 500 MB) in a temporary folder,
 then measures on the same lines, in the same run:
@@ -27,8 +27,8 @@ from typing import Any
 
 import orjson
 
-from swerm_plugin.adapters import load
-from swerm_plugin.adapters.plugin import builtin_adapters
+from swerm_plugin.builtins.readers import builtin_adapters
+from swerm_plugin.readers import load
 
 PLACEHOLDER = "bench__bench-0000000"  # fixed width, replaced per record in the serialized bytes
 WORDS = [

@@ -31,14 +31,14 @@ from typing import Any
 import httpx
 
 from swerm_plugin.backends.base import RewardBackend
-from swerm_plugin.backends.openai import OpenAIBackend
-from swerm_plugin.backends.vllm import VllmBackend
-from swerm_plugin.backends.vllm_cpu import VllmServer, ensure_vllm_env
+from swerm_plugin.backends.remote.openai import OpenAIBackend
+from swerm_plugin.backends.remote.vllm import VllmBackend
 from swerm_plugin.config import RemoteConfig, SwermConfig
+from swerm_plugin.model import Step, Trajectory
 from swerm_plugin.prompts import render_prompt
 from swerm_plugin.prompts.prompt import Prompt
 from swerm_plugin.testing import make_tiny_model
-from swerm_plugin.trajectory import Step, Trajectory
+from swerm_plugin.testing.vllm_cpu import VllmServer, ensure_vllm_env
 
 REPO = Path(__file__).resolve().parents[1]
 SERVED = "swerm-bench"

@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
+from swerm_plugin.errors import ConfigError
+
 ENV_PREFIX = "SWERM_"
 # Variables that steer swerm itself rather than set a config key.
 RESERVED_ENV = frozenset(
@@ -31,8 +33,29 @@ SECRET_MASK = "**********"
 OnError = Literal["accept", "reject", "raise"]
 
 
-class ConfigError(ValueError):
-    """A configuration value or key is wrong; the message names where it came from."""
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def env_flag(name: str, environ: Mapping[str, str] | None = None) -> bool | None:
+    """A yes/no environment variable: ``None`` when unset or empty, else its truth value.
+
+    The one parser for every swerm switch (``SWERM``, ``SWERM_DEBUG``,
+    ``SWERM_DISABLE_PLUGIN_AUTOLOAD``): ``1/true/yes/on`` and ``0/false/no/off``, any case.
+    Anything else is an error rather than a guess.
+    """
+    env = os.environ if environ is None else environ
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(
+        f"environment variable {name}={env[name]!r} is not a yes/no value; use 1 or 0 "
+        "(also true/false, yes/no, on/off)"
+    )
 
 
 class _Section(BaseModel):
@@ -303,4 +326,4 @@ def _explain(exc: ValidationError, sources: Mapping[str, str]) -> str:
 def is_enabled(environ: Mapping[str, str] | None = None) -> bool:
     """The one flag that switches integrations on: ``SWERM_CONFIG`` set, or ``SWERM=1``."""
     env = os.environ if environ is None else environ
-    return bool(env.get("SWERM_CONFIG")) or env.get("SWERM", "").lower() in {"1", "true", "yes"}
+    return bool(env.get("SWERM_CONFIG")) or env_flag("SWERM", env) is True

@@ -2,25 +2,28 @@
 
 For each trajectory: render (``swerm_render_prompt``) → score (the backend's ``score_batch``) →
 calibrate (``swerm_calibrate``) → announce (``swerm_trajectory_scored``). No trajectory is ever
-dropped: a failure at any stage gives a :class:`~swerm_plugin.trajectory.Score` with ``error``
+dropped: a failure at any stage gives a :class:`~swerm_plugin.model.Score` with ``error``
 set, unless ``config.on_error == "raise"``, which raises :class:`VerifierError` instead.
+Backends report only what they measured; the Verifier completes every score with what the
+prompt and the configuration say (backend, model, template, tokens, cuts, kind, calibrator).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from types import TracebackType
 
-from swerm_plugin.backends.base import BackendUnavailable, RewardBackend
+from swerm_plugin.backends.base import RewardBackend
 from swerm_plugin.config import SwermConfig, load_config
-from swerm_plugin.hooks.policy import VerifierError
-from swerm_plugin.plugins import Hooks, get_hooks
+from swerm_plugin.errors import BackendUnavailable, VerifierError
+from swerm_plugin.model import NO_CALIBRATOR, Score, Trajectory
+from swerm_plugin.plugins.manager import Hooks, get_hooks
 from swerm_plugin.prompts.prompt import Prompt
-from swerm_plugin.trajectory import Score, Trajectory
 
 __all__ = ["CONTEXT_MARGIN", "Verifier", "VerifierError", "create_backend"]
 
@@ -50,7 +53,13 @@ def create_backend(config: SwermConfig, hooks: Hooks | None = None) -> RewardBac
         raise BackendUnavailable(
             f"unknown backend '{name}'; registered backends: {', '.join(sorted(available))}"
         )
-    return available[name](config)
+    cls = available[name]
+    if not issubclass(cls, RewardBackend):
+        raise BackendUnavailable(
+            f"backend '{name}' scores the candidates of a task together (votes), not one "
+            "trajectory: use it with `swerm rerank` / `swerm eval`, or configure a model"
+        )
+    return cls(config)
 
 
 class Verifier:
@@ -69,12 +78,13 @@ class Verifier:
         self._owns_backend = backend is None
         self.backend = backend if backend is not None else create_backend(self.config, self.hooks)
 
-    @property
+    @functools.cached_property
     def budget(self) -> int | None:
-        """Prompt token budget: ``config.max_tokens``, else the model's context minus a margin."""
+        """Prompt token budget: ``config.max_tokens``, else the model's context minus a margin
+        (asked of the backend once)."""
         if self.config.max_tokens is not None:
             return self.config.max_tokens
-        context = self.backend.context_length
+        context = self.backend.discover_context_length()
         return None if context is None else max(1, context - CONTEXT_MARGIN)
 
     def render(self, trajectory: Trajectory) -> Prompt:
@@ -138,15 +148,12 @@ class Verifier:
         except Exception as exc:
             if self.config.on_error == "raise":
                 raise VerifierError(f"{trajectory.instance_id}: rendering failed: {exc}") from exc
-            return self._error(f"rendering failed: {type(exc).__name__}: {exc}")
+            return self._render_error(f"rendering failed: {type(exc).__name__}: {exc}")
 
     def _backend_failed(self, prompts: Sequence[Prompt], exc: Exception) -> list[Score]:
         if self.config.on_error == "raise":
             raise VerifierError(f"backend '{self.backend.name}' failed: {exc}") from exc
-        return [
-            self._error(f"backend failed: {type(exc).__name__}: {exc}", prompt)
-            for prompt in prompts
-        ]
+        return [Score(error=f"backend failed: {type(exc).__name__}: {exc}") for _ in prompts]
 
     def _finish(
         self,
@@ -174,20 +181,19 @@ class Verifier:
         return results
 
     def _complete(self, score: Score, prompt: Prompt) -> Score:
-        """Fill in what a backend may leave out and only the prompt knows."""
-        update: dict[str, object] = {}
-        if not score.backend:
-            update["backend"] = self.backend.name
-        if not score.template:
-            update["template"] = prompt.template
-            update["template_version"] = prompt.template_version
-        if score.n_tokens is None and prompt.n_tokens is not None:
-            update["n_tokens"] = prompt.n_tokens
-        if prompt.truncated and not score.truncated:
-            update["truncated"] = True
-        if prompt.sanitized and not score.sanitized:
-            update["sanitized"] = True
-        return score.model_copy(update=update) if update else score
+        """Add what the prompt and the backend say to what the backend measured."""
+        return score.model_copy(
+            update={
+                "backend": self.backend.name,
+                "model": self.backend.model_name or self.config.model or "",
+                "kind": self.backend.kind,
+                "template": prompt.template,
+                "template_version": prompt.template_version,
+                "n_tokens": prompt.n_tokens,
+                "truncated": prompt.truncated or score.truncated,
+                "sanitized": prompt.sanitized or self.backend.sends_text or score.sanitized,
+            }
+        )
 
     def _calibrate(self, trajectory: Trajectory, score: Score) -> Score:
         if not score.ok:
@@ -198,20 +204,19 @@ class Verifier:
             return score.model_copy(
                 update={"error": f"calibration failed: {type(exc).__name__}: {exc}"}
             )
-        return score.model_copy(update={"calibrated": calibrated})
+        return score.model_copy(
+            update={"calibrated": calibrated, "calibrator": self.config.calibrator or NO_CALIBRATOR}
+        )
 
-    def _error(self, message: str, prompt: Prompt | None = None) -> Score:
-        fields: dict[str, object] = {"backend": self.backend.name, "error": message}
-        if prompt is not None:
-            fields.update(
-                template=prompt.template,
-                template_version=prompt.template_version,
-                n_tokens=prompt.n_tokens,
-                truncated=prompt.truncated,
-            )
-        else:
-            fields["template"] = self.config.template
-        return Score.model_validate(fields)
+    def _render_error(self, message: str) -> Score:
+        """The score of a trajectory that never became a prompt."""
+        return Score(
+            error=message,
+            backend=self.backend.name,
+            model=self.backend.model_name or self.config.model or "",
+            kind=self.backend.kind,
+            template=self.config.template,
+        )
 
     # --- lifetime ---
 

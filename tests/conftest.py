@@ -1,13 +1,18 @@
-"""Shared test set-up: every test runs with a clean swerm environment."""
+"""Shared test set-up: every test runs with a clean swerm environment; the tiny model, its
+tokenizer and backend are built once per session; trajectories with seeded filler text."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from swerm_plugin import plugins
+from swerm_plugin.config import SwermConfig
+from swerm_plugin.model import Step, Trajectory
+from swerm_plugin.plugins import manager as plugins
 
 
 @pytest.fixture(autouse=True)
@@ -30,3 +35,78 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from swerm_plugin.testing import make_tiny_model
 
     return make_tiny_model(tmp_path_factory.mktemp("tiny-model"), seed=0)
+
+
+# Words from which filler text is drawn: no "<", "[" or "|" so that no generated text can look
+# like markup or a truncation marker.
+WORDS = [
+    *("parse", "value", "error", "return", "None", "items", "self", "def", "test", "fix"),
+    *("the", "issue", "when", "input", "is", "empty", "assert", "list", "index", "range"),
+    *("module", "import", "class", "field", "config", "path", "file", "line", "42", "7", "0"),
+]
+FILLER_SEPARATORS = (" ", " ", " ", "\n", "    ", ": ", ", ", "(", ")")
+
+
+def filler(rng: random.Random, n_words: int) -> str:
+    """Deterministic code-and-prose-like text of ``n_words`` words."""
+    parts = []
+    for _ in range(n_words):
+        parts.append(rng.choice(WORDS))
+        parts.append(rng.choice(FILLER_SEPARATORS))
+    return "".join(parts).strip()
+
+
+def make_trajectory(
+    seed: int = 0,
+    *,
+    instance_id: str = "acme__widgets-17",
+    n_steps: int = 3,
+    words: int = 40,
+    problem_words: int = 40,
+    patch_words: int = 20,
+    **fields: Any,
+) -> Trajectory:
+    """A trajectory in the shape the adapters produce, with seeded filler text."""
+    rng = random.Random(seed)
+    steps = [
+        Step(
+            role="assistant",
+            thought=f"Step {i} thought: " + filler(rng, rng.randint(words // 2, words)),
+            action=f"python run_{i}.py " + filler(rng, 3),
+            observation=f"Output {i}: " + filler(rng, rng.randint(words // 2, 2 * words)),
+        )
+        for i in range(n_steps)
+    ]
+    defaults: dict[str, Any] = {
+        "instance_id": instance_id,
+        "source": "test/1",
+        "problem_statement": "Widgets crash on empty input. " + filler(rng, problem_words),
+        "steps": steps,
+        "patch": "diff --git a/w.py b/w.py\n+    if not items:\n+        return None\n"
+        + filler(rng, patch_words),
+        "exit_status": "submitted",
+    }
+    defaults.update(fields)
+    return Trajectory(**defaults)
+
+
+@pytest.fixture
+def trajectory_factory() -> Callable[..., Trajectory]:
+    return make_trajectory
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_model_dir: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def local_backend(tiny_model_dir: Path) -> Iterator[Any]:
+    """One loaded transformers backend over the tiny model, shared by the module's tests."""
+    from swerm_plugin.backends.transformers import TransformersBackend
+
+    backend = TransformersBackend(SwermConfig(model=str(tiny_model_dir), backend="transformers"))
+    yield backend
+    backend.close()

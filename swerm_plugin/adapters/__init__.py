@@ -1,19 +1,5 @@
-"""Readers for each framework's output, and the live integrations (imported lazily).
+"""Old import paths kept for users who were told about them; the code lives elsewhere now.
 
-``load(path)`` reads a file or a run folder of any supported format into
-:class:`~swerm_plugin.trajectory.Trajectory` objects; formats are told apart by content.
+``swerm_plugin.adapters.minisweagent.SwermAgent`` is the one path documented before the readers
+moved to :mod:`swerm_plugin.readers`; it still works, with a deprecation warning.
 """
-
-from swerm_plugin.adapters._json import TruncatedRecordWarning
-from swerm_plugin.adapters.base import TrajectoryAdapter, TrajectoryFormatError
-from swerm_plugin.adapters.loader import Source, detect_format, find_sources, load
-
-__all__ = [
-    "Source",
-    "TrajectoryAdapter",
-    "TrajectoryFormatError",
-    "TruncatedRecordWarning",
-    "detect_format",
-    "find_sources",
-    "load",
-]

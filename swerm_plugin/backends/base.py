@@ -1,4 +1,5 @@
-"""The contract every reward backend implements."""
+"""The contracts every scorer implements: a reward backend (one prompt at a time) or a group
+scorer (the candidates of one task together, e.g. consensus voting)."""
 
 from __future__ import annotations
 
@@ -8,27 +9,36 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from swerm_plugin.config import SwermConfig
+from swerm_plugin.errors import BackendUnavailable
+from swerm_plugin.model import CandidateGroup, Score, ScoreKind
 from swerm_plugin.prompts.prompt import Prompt
-from swerm_plugin.trajectory import Score
 
-
-class BackendUnavailable(RuntimeError):
-    """The backend cannot run here (missing extra, no server); the message says what to do."""
+__all__ = ["BackendUnavailable", "GroupScorer", "RewardBackend"]
 
 
 class RewardBackend(ABC):
     """Scores batches of prompts. Subclasses register through ``swerm_register_backends``.
 
     ``score_batch`` returns one :class:`Score` per prompt, in order; a prompt that could not be
-    scored gets a ``Score`` with ``error`` set rather than being dropped.
+    scored gets a ``Score`` with ``error`` set rather than being dropped. A backend fills only
+    what it measured (``raw`` or ``error``, ``latency_s``, ``approximate``); the
+    :class:`~swerm_plugin.verifier.Verifier` adds what the prompt and the backend's identity
+    say (backend, model, template, token count, cuts).
     """
 
     name: ClassVar[str]
+    kind: ClassVar[ScoreKind] = "p_yes"
     #: The model's tokenizer, used to render prompts as exact token ids; None for text-only
     #: backends (they get ``Prompt.messages`` / ``Prompt.text``).
     tokenizer: Any = None
-    #: The model's context length in tokens, when known; the default prompt budget derives from it.
+    #: The model's context length in tokens, when known; the default prompt budget derives from
+    #: it. A plain attribute: reading it never does I/O (see :meth:`discover_context_length`).
     context_length: int | None = None
+    #: The model name written into every score.
+    model_name: str = ""
+    #: Whether prompts reach the model as text (not token ids): then agent markup could only be
+    #: neutralised, not tokenized away, and every score is flagged ``sanitized``.
+    sends_text: bool = False
 
     def __init__(self, config: SwermConfig) -> None:
         self.config = config
@@ -41,5 +51,29 @@ class RewardBackend(ABC):
         """Async variant; the default runs :meth:`score_batch` in a worker thread."""
         return await asyncio.to_thread(self.score_batch, prompts)
 
+    def discover_context_length(self) -> int | None:
+        """Ask the model's host for its context length (remote backends do I/O here, once);
+        the default is the attribute as it is."""
+        return self.context_length
+
     def close(self) -> None:  # noqa: B027 - optional for subclasses without resources
         """Release models, connections or servers held by the backend."""
+
+
+class GroupScorer(ABC):
+    """Scores every candidate of one task at once, because a candidate's score depends on the
+    others (votes). Registered through ``swerm_register_backends`` like a backend; chosen with
+    ``backend = "<name>"``, and the default when no model is configured."""
+
+    name: ClassVar[str]
+    kind: ClassVar[ScoreKind] = "vote_share"
+
+    def __init__(self, config: SwermConfig) -> None:
+        self.config = config
+
+    @abstractmethod
+    def score_group(self, group: CandidateGroup) -> list[Score]:
+        """One score per candidate of ``group``, in order."""
+
+    def close(self) -> None:  # noqa: B027 - nothing to release for most scorers
+        """Release what the scorer holds."""

@@ -19,9 +19,8 @@ from typing import Any, ClassVar
 
 from swerm_plugin.backends.base import BackendUnavailable, RewardBackend
 from swerm_plugin.config import SwermConfig
-from swerm_plugin.hookspecs import hookimpl
+from swerm_plugin.model import Score
 from swerm_plugin.prompts.prompt import Prompt
-from swerm_plugin.trajectory import Score
 
 _INSTALL_HINT = "install the local extra: pip install 'swerm-plugin[local]'"
 
@@ -163,7 +162,7 @@ class TransformersBackend(RewardBackend):
             if problem is None:
                 ready.append(index)
             else:
-                scores[index] = self._score(prompt, error=problem)
+                scores[index] = Score(error=problem)
         if ready:
             self.load()  # weights that cannot load are an error to raise, not a per-prompt score
         lengths = [len(prompts[i].token_ids or ()) for i in ready]
@@ -198,12 +197,9 @@ class TransformersBackend(RewardBackend):
             self._release_cached_memory()
             if len(batch) > 1:
                 return [score for prompt in batch for score in self._run([prompt])]
-            return [self._score(batch[0], error=f"{type(exc).__name__}: {exc}")]
+            return [Score(error=f"{type(exc).__name__}: {exc}")]
         latency = time.perf_counter() - start
-        return [
-            self._score(prompt, raw=p, latency_s=latency)
-            for prompt, p in zip(batch, probabilities, strict=True)
-        ]
+        return [Score(raw=p, latency_s=latency) for p in probabilities]
 
     def forward(
         self, token_ids: Sequence[Sequence[int]], verdicts: Sequence[tuple[int, int]]
@@ -243,17 +239,6 @@ class TransformersBackend(RewardBackend):
                 self._keep_last_only = False
         return model(**inputs).logits[:, -1, :]
 
-    def _score(self, prompt: Prompt, **fields: Any) -> Score:
-        return Score(
-            backend=self.name,
-            model=self.model_name,
-            template=prompt.template,
-            template_version=prompt.template_version,
-            n_tokens=prompt.n_tokens,
-            truncated=prompt.truncated,
-            **fields,
-        )
-
     def _release_cached_memory(self) -> None:
         import torch
 
@@ -268,8 +253,3 @@ class TransformersBackend(RewardBackend):
 
 def _verdicts(batch: Sequence[Prompt]) -> list[tuple[int, int]]:
     return [p.verdict_token_ids for p in batch if p.verdict_token_ids is not None]
-
-
-@hookimpl(trylast=True)
-def swerm_register_backends(register: Callable[[type[RewardBackend]], None]) -> None:
-    register(TransformersBackend)

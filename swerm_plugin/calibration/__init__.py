@@ -4,19 +4,18 @@ Heavy dependencies (scikit-learn, scipy, matplotlib) are imported inside the fun
 need them, so importing this package stays cheap.
 """
 
-from swerm_plugin.calibration._validate import CalibrationError
 from swerm_plugin.calibration.calibrators import (
-    CALIBRATORS,
+    BUILTIN_CALIBRATORS,
     METHODS,
     AutoCalibrator,
     Calibrator,
     IsotonicCalibration,
-    NotFittedError,
     PlattScaling,
     TemperatureScaling,
     calibrator_from_dict,
     cross_val_calibrate,
     make_calibrator,
+    registered_calibrators,
 )
 from swerm_plugin.calibration.metrics import (
     Interval,
@@ -32,16 +31,16 @@ from swerm_plugin.calibration.metrics import (
 )
 from swerm_plugin.calibration.store import load_calibrator
 from swerm_plugin.calibration.thresholds import (
-    InfeasibleTargetError,
     PrecisionThreshold,
     RiskCoverageCurve,
     clopper_pearson_lower,
     precision_threshold,
     risk_coverage_curve,
 )
+from swerm_plugin.errors import CalibrationError, InfeasibleTargetError, NotFittedError
 
 __all__ = [
-    "CALIBRATORS",
+    "BUILTIN_CALIBRATORS",
     "METHODS",
     "AutoCalibrator",
     "CalibrationError",
@@ -68,6 +67,7 @@ __all__ = [
     "log_loss",
     "make_calibrator",
     "precision_threshold",
+    "registered_calibrators",
     "reliability_curve",
     "risk_coverage_curve",
 ]

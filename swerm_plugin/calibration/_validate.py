@@ -6,10 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-
-class CalibrationError(ValueError):
-    """Scores or labels cannot be used as given; the message says what to change."""
-
+from swerm_plugin.errors import CalibrationError
 
 ArrayLike = Sequence[float] | Sequence[bool] | Sequence[int] | np.ndarray
 

@@ -8,6 +8,10 @@ learns and returns ``self``, learned state ends in ``_``, ``transform(scores)`` 
 - :class:`PlattScaling`: ``sigmoid(a z + b)``; also fixes a bias towards YES or NO.
 - :class:`IsotonicCalibration`: the best monotone step map; flexible, needs more labels.
 - :class:`AutoCalibrator` (``method="auto"``): picks one of these by cross-validated log-loss.
+
+Methods are a registry filled through the ``swerm_register_calibrators`` hook (the built-ins by
+:mod:`swerm_plugin.builtins.calibrate`), so a plugin's calibrator works in ``swerm calibrate``
+and in the files it writes.
 """
 
 from __future__ import annotations
@@ -23,12 +27,12 @@ import numpy as np
 
 from swerm_plugin.calibration._validate import (
     ArrayLike,
-    CalibrationError,
     as_probabilities,
     logit,
     scores_and_labels,
     sigmoid,
 )
+from swerm_plugin.errors import CalibrationError, NotFittedError
 
 # Probabilities are clipped to [EPS, 1 - EPS] before taking logits; a verifier that says exactly
 # 0 or 1 (float rounding of a large logit gap) then maps to a large but finite logit.
@@ -36,10 +40,6 @@ EPS = 1e-7
 METHODS: tuple[str, ...] = ("temperature", "platt", "isotonic")
 FILE_FORMAT = "swerm-calibrator"
 FORMAT_VERSION = 1
-
-
-class NotFittedError(CalibrationError):
-    """``transform`` was called before ``fit``."""
 
 
 def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
@@ -127,7 +127,7 @@ class Calibrator(ABC):
 
     def save(self, path: str | Path) -> None:
         """Write the fitted calibrator as a small JSON file, atomically."""
-        from swerm_plugin.io import atomic_write_json
+        from swerm_plugin.jsonl import atomic_write_json
 
         atomic_write_json(path, self.to_dict())
 
@@ -233,9 +233,19 @@ class IsotonicCalibration(Calibrator):
         return np.interp(p, self.x_thresholds_, self.y_thresholds_)
 
 
-CALIBRATORS: dict[str, type[Calibrator]] = {
-    cls.method: cls for cls in (TemperatureScaling, PlattScaling, IsotonicCalibration)
-}
+#: The built-in methods, registered by :mod:`swerm_plugin.builtins.calibrate`.
+BUILTIN_CALIBRATORS: tuple[type[Calibrator], ...] = (
+    TemperatureScaling,
+    PlattScaling,
+    IsotonicCalibration,
+)
+
+
+def registered_calibrators() -> dict[str, type[Calibrator]]:
+    """Every calibration method registered through ``swerm_register_calibrators``."""
+    from swerm_plugin.plugins.manager import get_hooks
+
+    return get_hooks().calibrators()
 
 
 class AutoCalibrator(Calibrator):
@@ -264,17 +274,18 @@ class AutoCalibrator(Calibrator):
         return {"methods": list(self.methods), "cv": self.cv, "random_state": self.random_state}
 
     def _fit(self, p: np.ndarray, y: np.ndarray) -> None:
-        unknown = [m for m in self.methods if m not in CALIBRATORS]
+        known = registered_calibrators()
+        unknown = [m for m in self.methods if m not in known]
         if unknown or not self.methods:
             raise CalibrationError(
-                f"unknown calibration method(s) {unknown}; choose from {', '.join(METHODS)}"
+                f"unknown calibration method(s) {unknown}; choose from {', '.join(known)}"
             )
         self.cv_log_loss_ = {
             m: _log_loss(cross_val_calibrate(p, y, m, cv=self.cv, seed=self.random_state), y)
             for m in self.methods
         }
         self.method_ = min(self.methods, key=self.cv_log_loss_.__getitem__)
-        self.calibrator_ = CALIBRATORS[self.method_]().fit(p, y)
+        self.calibrator_ = known[self.method_]().fit(p, y)
 
     def _transform(self, p: np.ndarray) -> np.ndarray:
         return self.calibrator_.transform(p)
@@ -296,14 +307,16 @@ class AutoCalibrator(Calibrator):
 
 
 def make_calibrator(method: str = "auto", **params: Any) -> Calibrator:
-    """A new, unfitted calibrator: ``"temperature"``, ``"platt"``, ``"isotonic"`` or ``"auto"``."""
+    """A new, unfitted calibrator: ``"auto"`` or a registered method (``"temperature"``,
+    ``"platt"``, ``"isotonic"``, or a plugin's)."""
     if method == "auto":
         return AutoCalibrator(**params)
-    if method not in CALIBRATORS:
+    known = registered_calibrators()
+    if method not in known:
         raise CalibrationError(
-            f"unknown calibration method '{method}'; choose from auto, {', '.join(METHODS)}"
+            f"unknown calibration method '{method}'; choose from auto, {', '.join(known)}"
         )
-    return CALIBRATORS[method](**params)
+    return known[method](**params)
 
 
 def cross_val_calibrate(
@@ -340,12 +353,14 @@ def calibrator_from_dict(data: Any, origin: str = "calibrator") -> Calibrator:
             f"{FORMAT_VERSION}: refit it with `swerm calibrate`"
         )
     method = data.get("method")
-    if method not in CALIBRATORS:
+    known = registered_calibrators()
+    if method not in known:
         raise CalibrationError(
-            f"{origin}: unknown method {method!r}; expected one of {', '.join(CALIBRATORS)}"
+            f"{origin}: unknown method {method!r}; expected one of {', '.join(known)} (is the "
+            "plugin that provides it installed?)"
         )
     try:
-        calibrator = CALIBRATORS[method](**data.get("params", {}))
+        calibrator = known[method](**data.get("params", {}))
         calibrator.set_state(data.get("state", {}))
     except (TypeError, CalibrationError) as exc:
         raise CalibrationError(f"{origin}: invalid {method} calibrator: {exc}") from None

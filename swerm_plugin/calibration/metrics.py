@@ -1,4 +1,4 @@
-"""Calibration and ranking metrics for P(resolved) scores (REFERENCE.md §5).
+"""Calibration and ranking metrics for P(resolved) scores: ECE, Brier, log-loss, AUROC.
 
 Pure functions of ``(probabilities, labels)``. scikit-learn provides AUROC, Brier and log-loss;
 it has no ECE, so the reliability curve and ECE are computed here, with scikit-learn's bin
@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from swerm_plugin.calibration._validate import ArrayLike, CalibrationError, scores_and_labels
+from swerm_plugin.calibration._validate import ArrayLike, scores_and_labels
+from swerm_plugin.errors import CalibrationError
 
 BinStrategy = Literal["uniform", "quantile"]
 Metric = Callable[[np.ndarray, np.ndarray], float]

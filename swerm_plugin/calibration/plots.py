@@ -1,23 +1,21 @@
-"""Figures for ``swerm report``: a reliability diagram and a best@k curve.
+"""The reliability diagram, and the matplotlib set-up every swerm figure shares.
 
-matplotlib is imported only here, inside the functions, with the non-interactive Agg backend
-(the ``plots`` extra installs it).
+matplotlib is imported only inside these functions, with the non-interactive Agg backend (the
+``plots`` extra installs it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from swerm_plugin.calibration.metrics import ReliabilityCurve
+from swerm_plugin.errors import PlotsUnavailable
 
 
-class PlotsUnavailable(RuntimeError):
-    """matplotlib is not installed."""
-
-
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend, or :class:`PlotsUnavailable`."""
     try:
         import matplotlib
     except ImportError:
@@ -28,8 +26,9 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, path: Path) -> None:
-    from swerm_plugin.io import atomic_open
+def save_png(fig: Any, path: Path) -> None:
+    """Write ``fig`` as a PNG, atomically."""
+    from swerm_plugin.jsonl import atomic_open
 
     with atomic_open(path) as fh:
         fig.savefig(fh, format="png", dpi=120, bbox_inches="tight")
@@ -38,7 +37,7 @@ def _save(fig: Any, path: Path) -> None:
 def plot_reliability(curves: Mapping[str, ReliabilityCurve], path: str | Path) -> Path:
     """A reliability diagram: per bin, the resolve rate against the mean probability, one line
     per named curve (e.g. before / after calibration), with bin counts underneath."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax, counts_ax) = plt.subplots(
         2, 1, figsize=(5.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
@@ -63,41 +62,6 @@ def plot_reliability(curves: Mapping[str, ReliabilityCurve], path: str | Path) -
     counts_ax.set_xlabel("predicted probability")
     counts_ax.set_ylabel("candidates")
     target = Path(path)
-    _save(fig, target)
-    plt.close(fig)
-    return target
-
-
-def plot_best_at_k(
-    best_at_k: Mapping[int, float],
-    path: str | Path,
-    *,
-    ci: Mapping[int, Sequence[float]] | None = None,
-    pass_at_k: Mapping[int, float] | None = None,
-    random: float | None = None,
-    consensus: float | None = None,
-) -> Path:
-    """best@k against k (percent), with its interval band, pass@k and the baselines."""
-    plt = _pyplot()
-    ks = sorted(best_at_k)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(ks, [best_at_k[k] for k in ks], marker="o", label="best@k (verifier pick)")
-    if ci:
-        ax.fill_between(
-            ks, [ci[k][0] for k in ks], [ci[k][1] for k in ks], alpha=0.2, label="95% of subsets"
-        )
-    if pass_at_k:
-        ax.plot(ks, [pass_at_k[k] for k in ks], linestyle=":", marker=".", label="pass@k (oracle)")
-    if random is not None:
-        ax.axhline(random, color="grey", linestyle="--", label="random pick")
-    if consensus is not None:
-        ax.axhline(consensus, color="tab:green", linestyle="-.", label="consensus (all k)")
-    ax.set_xlabel("k (candidates per task)")
-    ax.set_ylabel("% resolved")
-    ax.set_xticks(ks)
-    ax.set_title("Best-of-k selection")
-    ax.legend(loc="lower right")
-    target = Path(path)
-    _save(fig, target)
+    save_png(fig, target)
     plt.close(fig)
     return target

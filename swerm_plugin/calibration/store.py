@@ -11,8 +11,8 @@ from pathlib import Path
 
 import orjson
 
-from swerm_plugin.calibration._validate import CalibrationError
 from swerm_plugin.calibration.calibrators import Calibrator, calibrator_from_dict
+from swerm_plugin.errors import CalibrationError
 
 
 def load_calibrator(path: str | Path) -> Calibrator:

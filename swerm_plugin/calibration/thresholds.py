@@ -16,14 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from swerm_plugin.calibration._validate import ArrayLike, CalibrationError, scores_and_labels
+from swerm_plugin.calibration._validate import ArrayLike, scores_and_labels
+from swerm_plugin.errors import CalibrationError, InfeasibleTargetError
 
 #: Thresholds 0.00, 0.01, ..., 1.00: fixed in advance, as the union bound requires.
 DEFAULT_GRID = np.round(np.linspace(0.0, 1.0, 101), 10)
-
-
-class InfeasibleTargetError(CalibrationError):
-    """No threshold reaches the target precision with the requested confidence."""
 
 
 def clopper_pearson_lower(k: int | np.ndarray, n: int | np.ndarray, delta: float) -> np.ndarray:

@@ -4,9 +4,9 @@ Each framework module imports its framework lazily (inside functions or at its o
 ``import swerm_plugin`` never pulls a framework in. What they share is in :mod:`.common`.
 """
 
+from swerm_plugin.errors import IntegrationError
 from swerm_plugin.integrations.common import (
     Attempt,
-    IntegrationError,
     SwermSession,
     TaskAttempts,
     get_session,

@@ -5,7 +5,7 @@ A :class:`SwermSession` lives for one agent run (one process): the effective con
 task gets a :class:`TaskAttempts`, which scores an attempt, asks the ``swerm_decide`` hook what to
 do, remembers every attempt, and at the end picks the attempt whose patch is submitted (the
 ``swerm_select`` rerank policy). A verifier failure never escapes as an exception unless
-``on_error = "raise"``: it becomes a failed :class:`~swerm_plugin.trajectory.Score` and the policy
+``on_error = "raise"``: it becomes a failed :class:`~swerm_plugin.model.Score` and the policy
 applies ``on_error``.
 """
 
@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from swerm_plugin.config import SwermConfig, is_enabled, load_config
-from swerm_plugin.hooks.policy import submission_patch
-from swerm_plugin.io import append_jsonl
-from swerm_plugin.plugins import Hooks, get_hooks
-from swerm_plugin.trajectory import CandidateGroup, Decision, Score, Trajectory
+from swerm_plugin.config import SwermConfig, env_flag, is_enabled, load_config
+from swerm_plugin.decisions.policy import submission_patch
+from swerm_plugin.jsonl import append_jsonl
+from swerm_plugin.model import CandidateGroup, Decision, Score, Trajectory
+from swerm_plugin.plugins.manager import Hooks, get_hooks
 
 if TYPE_CHECKING:
     from swerm_plugin.backends.base import RewardBackend
@@ -36,11 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("swerm.integrations")
 
 Framework = Literal["mini-swe-agent", "openhands", "swe-agent"]
-_OFF_VALUES = frozenset({"0", "false", "no", "off"})
-
-
-class IntegrationError(RuntimeError):
-    """An integration cannot run as configured; the message says what to change."""
 
 
 def integration_enabled(
@@ -53,7 +48,7 @@ def integration_enabled(
     so a team can switch a named class off without editing the framework config.
     """
     env = os.environ if environ is None else environ
-    if env.get("SWERM", "").strip().lower() in _OFF_VALUES:
+    if env_flag("SWERM", env) is False:
         return False
     if explicit or is_enabled(env):
         return True
@@ -206,7 +201,7 @@ class TaskAttempts:
 
         ``can_retry=False`` is for hosts that cannot run another attempt (the environment is
         gone): a retry decision becomes a reject there. With ``on_error = "raise"`` a verifier
-        failure raises :class:`~swerm_plugin.hooks.policy.VerifierError` after it was logged.
+        failure raises :class:`~swerm_plugin.decisions.policy.VerifierError` after it was logged.
         """
         number = self.next_number
         trajectory = trajectory.model_copy(update={"attempt": number})

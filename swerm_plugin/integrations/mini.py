@@ -8,7 +8,7 @@ repository is reset to the starting commit and a fresh conversation starts). Eve
 trajectory is saved beside the run's own ``.traj.json``; when the task ends, the submission is
 the best attempt's patch (the ``swerm_select`` policy).
 
-Use it as ``agent_class: swerm_plugin.adapters.minisweagent.SwermAgent`` in mini's YAML, or
+Use it as ``agent_class: swerm_plugin.integrations.mini.SwermAgent`` in mini's YAML, or
 through ``swerm mini swebench ...`` (:func:`run_swebench_batch`), which swaps it in for the
 batch runner's hard-coded agent class. With swerm off (see
 :func:`~swerm_plugin.integrations.common.integration_enabled`) the agent behaves exactly like
@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from minisweagent.agents.default import DefaultAgent
 from minisweagent.exceptions import Submitted
 
-from swerm_plugin.adapters.minisweagent import trajectory_from_document
 from swerm_plugin.integrations.common import (
     SwermSession,
     TaskAttempts,
@@ -37,8 +36,9 @@ from swerm_plugin.integrations.common import (
     get_session,
     live_diff_command,
 )
-from swerm_plugin.io import atomic_write_json
-from swerm_plugin.trajectory import Decision, Trajectory
+from swerm_plugin.jsonl import atomic_write_json
+from swerm_plugin.model import Decision, Trajectory
+from swerm_plugin.readers.minisweagent import trajectory_from_document
 
 log = logging.getLogger("swerm.integrations.mini")
 

@@ -25,17 +25,17 @@ from typing import Any
 
 from pydantic import Field, PrivateAttr
 
-from swerm_plugin.adapters import openhands_sdk
+from swerm_plugin.errors import IntegrationError
 from swerm_plugin.integrations.common import (
     Attempt,
-    IntegrationError,
     Outcome,
     SwermSession,
     TaskAttempts,
     get_session,
     live_diff_command,
 )
-from swerm_plugin.trajectory import Decision, Trajectory
+from swerm_plugin.model import Decision, Trajectory
+from swerm_plugin.readers import openhands_sdk
 
 
 def _sdk_python() -> bool:

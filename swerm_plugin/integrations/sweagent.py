@@ -24,16 +24,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from swerm_plugin.adapters.sweagent import trajectories_from_document
+from swerm_plugin.errors import IntegrationError
 from swerm_plugin.integrations.common import (
-    IntegrationError,
     SwermSession,
     TaskAttempts,
     decisions_log_in,
     get_session,
 )
-from swerm_plugin.io import atomic_write_bytes, atomic_write_text
-from swerm_plugin.trajectory import Trajectory
+from swerm_plugin.jsonl import atomic_write_bytes, atomic_write_text
+from swerm_plugin.model import Trajectory
+from swerm_plugin.readers.sweagent import trajectories_from_document
 
 log = logging.getLogger("swerm.integrations.sweagent")
 

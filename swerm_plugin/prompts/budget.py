@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from swerm_plugin.errors import PromptTooLong
 from swerm_plugin.prompts.prompt import Cut
 from swerm_plugin.prompts.templates import Document, PromptTemplate, Segment
-from swerm_plugin.prompts.tokens import PromptRenderError
 
 #: Tokens an observation keeps at least when its middle is cut (head + tail).
 OBSERVATION_KEEP = 64
@@ -34,10 +34,6 @@ PATCH_KEEP = 256
 Offsets = Sequence[tuple[int, int]]
 #: Counts the tokens of each text (used for markers).
 CountTokens = Callable[[Sequence[str]], list[int]]
-
-
-class PromptTooLong(PromptRenderError):
-    """Even after every allowed cut, the prompt does not fit the token budget."""
 
 
 @dataclass

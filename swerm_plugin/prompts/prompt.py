@@ -55,3 +55,19 @@ class Prompt:
     @property
     def n_tokens(self) -> int | None:
         return None if self.token_ids is None else len(self.token_ids)
+
+    def explain(self) -> str:
+        """A header (template, token count, budget, cuts) followed by the rendered prompt text:
+        what ``swerm score --explain`` prints."""
+        tokens = "?" if self.n_tokens is None else str(self.n_tokens)
+        budget = "none" if self.budget is None else str(self.budget)
+        lines = [
+            f"template {self.template} v{self.template_version} | {tokens} tokens "
+            f"(budget {budget}) | prefix {self.prefix_len} tokens | verdict "
+            f"{self.verdict_tokens[0]!r}/{self.verdict_tokens[1]!r}",
+        ]
+        if self.cuts:
+            lines.append("cuts: " + "; ".join(f"{c.kind}: {c.marker}" for c in self.cuts))
+        else:
+            lines.append("cuts: none")
+        return "\n".join(lines) + "\n\n" + self.text

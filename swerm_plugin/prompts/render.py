@@ -1,7 +1,7 @@
 """Trajectory → :class:`Prompt`: template, chat markup, safe tokenization and the token budget.
 
-Also the built-in ``swerm_render_prompt`` hook implementation (registered ``trylast``, so a plugin
-returning its own prompt takes over).
+The built-in ``swerm_render_prompt`` hook (:mod:`swerm_plugin.builtins.render`) calls
+:func:`render_prompt`; a plugin returning its own prompt takes over.
 """
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from swerm_plugin.config import SwermConfig
-from swerm_plugin.hookspecs import hookimpl
-from swerm_plugin.prompts.budget import PromptTooLong, Truncator
+from swerm_plugin.errors import PromptTooLong
+from swerm_plugin.model import Trajectory
+from swerm_plugin.prompts.budget import Truncator
 from swerm_plugin.prompts.prompt import Cut, Prompt
 from swerm_plugin.prompts.templates import Document, PromptTemplate, get_template
 from swerm_plugin.prompts.tokens import ChatSkeleton, TokenizedChat, TokenizerKit, tokenizer_kit
-from swerm_plugin.trajectory import Trajectory
 
 #: Planning rounds before giving up; each re-plans with the overshoot of the last one subtracted.
 _FIT_ROUNDS = 6
@@ -182,17 +181,3 @@ def _messages(system: str, user: str, prefill: str) -> list[dict[str, str]]:
     if prefill:
         messages.append({"role": "assistant", "content": prefill})
     return messages
-
-
-@hookimpl(trylast=True)
-def swerm_render_prompt(
-    trajectory: Trajectory, template: str, tokenizer: Any, budget: int | None, config: SwermConfig
-) -> Prompt:
-    return render_prompt(
-        trajectory,
-        template,
-        tokenizer,
-        budget,
-        verdict_tokens=config.verdict_tokens,
-        prefill=config.prefill,
-    )

@@ -1,13 +1,15 @@
 """Versioned prompt templates: how a trajectory is laid out for a verifier.
 
-A template turns a :class:`~swerm_plugin.trajectory.Trajectory` into a :class:`Document`: a system
+A template turns a :class:`~swerm_plugin.model.Trajectory` into a :class:`Document`: a system
 prompt and the user message as a list of typed :class:`Segment` s. The types tell the token budget
 what it may shorten (thoughts, observations, whole steps, the problem statement's tail, the patch
 as a last resort) and what it must keep. Chat markup is not the template's business: the model's
 own chat template adds it when the document is rendered (:mod:`swerm_plugin.prompts.render`).
 
-Changing what a template renders means bumping its ``version``; the version goes into every
-:class:`~swerm_plugin.trajectory.Score`, so scores from different prompt texts are never mixed up.
+Templates are registered through the ``swerm_register_templates`` hook (the built-in ones by
+:mod:`swerm_plugin.builtins.templates`). Changing what a template renders means bumping its
+``version``; the version goes into every
+:class:`~swerm_plugin.model.Score`, so scores from different prompt texts are never mixed up.
 """
 
 from __future__ import annotations
@@ -16,20 +18,13 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from swerm_plugin.trajectory import Role, Trajectory
+from swerm_plugin.model import Role, Trajectory
 
 SegmentKind = Literal["fixed", "problem", "thought", "action", "observation", "patch"]
 
 #: R2E-Gym's marker for a thought removed to save context; all built-in templates use it.
 CONDENSED_THOUGHT = "<Thought condensed for saving context>"
 EMPTY_PATCH = "(empty: the agent left the repository unchanged)"
-
-
-class UnknownTemplateError(KeyError):
-    """No template is registered under the requested name."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 @dataclass(frozen=True)
@@ -282,29 +277,23 @@ class R2eGymTemplate(PromptTemplate):
         return Document(JUDGE_SYSTEM, segments, prefix_end)
 
 
-_TEMPLATES: dict[str, PromptTemplate] = {}
-
-
-def register_template(template: PromptTemplate) -> PromptTemplate:
-    """Make ``template`` available by its name (a later registration replaces an earlier one)."""
-    _TEMPLATES[template.name] = template
-    return template
+#: The built-in templates, registered by :mod:`swerm_plugin.builtins.templates`.
+BUILTIN_TEMPLATES: tuple[PromptTemplate, ...] = (
+    SweRmTemplate(),
+    SweGymTemplate(),
+    R2eGymTemplate(),
+)
 
 
 def get_template(name: str) -> PromptTemplate:
-    """The template registered as ``name``."""
-    try:
-        return _TEMPLATES[name]
-    except KeyError:
-        known = ", ".join(sorted(_TEMPLATES))
-        raise UnknownTemplateError(
-            f"unknown prompt template '{name}'; choose one of: {known}"
-        ) from None
+    """The template registered as ``name`` (through ``swerm_register_templates``)."""
+    from swerm_plugin.plugins.manager import get_hooks
+
+    return get_hooks().template(name)
 
 
 def template_names() -> list[str]:
-    return sorted(_TEMPLATES)
+    """Every registered template name, sorted."""
+    from swerm_plugin.plugins.manager import get_hooks
 
-
-for _builtin in (SweRmTemplate(), SweGymTemplate(), R2eGymTemplate()):
-    register_template(_builtin)
+    return sorted(get_hooks().templates())

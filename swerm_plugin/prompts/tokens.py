@@ -24,13 +24,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from swerm_plugin.errors import PromptRenderError
+
 SLOT_OPEN, SLOT_CLOSE = "\ue000swerm-slot-", "\ue001"
 _SLOT_RE = re.compile(re.escape(SLOT_OPEN) + r"(\d+)" + re.escape(SLOT_CLOSE))
 _CHATML_TOKENS = ("<|im_start|>", "<|im_end|>")
-
-
-class PromptRenderError(ValueError):
-    """A trajectory could not be rendered with this tokenizer/template; the message says why."""
 
 
 def backend_tokenizer(tokenizer: Any) -> Any:

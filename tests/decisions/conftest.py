@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from swerm_plugin.trajectory import Trajectory
+from swerm_plugin.model import Trajectory
 
 MakeDiff = Callable[..., str]
 MakeTrajectory = Callable[..., Trajectory]

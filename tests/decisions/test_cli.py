@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from swerm_plugin.adapters import load
 from swerm_plugin.cli import cli
 from swerm_plugin.plugins import get_hooks
+from swerm_plugin.readers import load
+from swerm_plugin.testing import run_cli
 
 from .conftest import MakeDiff, WritePreds
 
@@ -112,11 +113,11 @@ def test_labels_in_one_file_that_names_the_runs(runner: CliRunner, runs: dict[st
 
 def test_label_mismatches_are_explained(runner: CliRunner, runs: dict[str, Any]) -> None:
     one = ["eval", *runs["runs"], "--labels", runs["labels"][0]]
-    result = runner.invoke(cli, [str(a) for a in one])
-    assert result.exit_code != 0 and "names runs" in result.output
+    result = run_cli(*one)
+    assert result.exit_code == 1 and "names runs" in result.stderr
     three = [*one, "--labels", runs["labels"][0], "--labels", runs["labels"][1]]
-    result = runner.invoke(cli, [str(a) for a in three])
-    assert "3 --labels files for 2 runs" in result.output
+    result = run_cli(*three)
+    assert result.exit_code == 1 and "3 --labels files for 2 runs" in result.stderr
 
 
 def test_rerank_writes_predictions_and_a_decisions_log(
@@ -194,8 +195,8 @@ def test_calibrate_writes_a_calibrator_and_a_threshold(
     data = json.loads(out.read_text())
     assert data["method"] == "platt" and data["fitted_on"]["n"] == 5
     assert "run1, run2" in data["fitted_on"]["source"]
-    refused = runner.invoke(cli, [str(a) for a in (*args, "--target-precision", 0.99)])
-    assert refused.exit_code != 0 and "label more trajectories" in refused.output
+    refused = run_cli(*args, "--target-precision", 0.99)
+    assert refused.exit_code == 1 and "label more trajectories" in refused.stderr
 
 
 def test_reward_exports_hybrid_rewards(runner: CliRunner, runs: dict[str, Any]) -> None:
@@ -207,14 +208,14 @@ def test_reward_exports_hybrid_rewards(runner: CliRunner, runs: dict[str, Any]) 
     rewards = {(r["instance_id"], r["run_id"]): r for r in map(json.loads, out.open())}
     assert rewards[("t1", "run1")]["reward"] == pytest.approx(1.3)  # resolved: 1 + .3
     assert rewards[("t1", "run2")]["reward"] == pytest.approx(0.8)  # finished, unresolved
-    missing = runner.invoke(cli, ["reward", str(runs["runs"][0]), "-o", str(out)])
-    assert missing.exit_code != 0 and "--mode hybrid needs --labels" in missing.output
+    missing = run_cli("reward", runs["runs"][0], "-o", out)
+    assert missing.exit_code == 2 and "--mode hybrid needs --labels" in missing.stderr
     assert rewards[("t2", "run2")]["reward"] == pytest.approx(-0.45)  # empty: unfinished
     partial = runs["tmp"] / "partial.jsonl"
     partial.write_text("".join(runs["scores"].read_text().splitlines(True)[:3]))
     args[args.index(runs["scores"])] = partial
-    unscored = runner.invoke(cli, [str(a) for a in args])
-    assert unscored.exit_code != 0 and "no score; add it to --scores" in unscored.output
+    unscored = run_cli(*args)
+    assert unscored.exit_code == 1 and "no score; add it to --scores" in unscored.stderr
 
 
 def test_report_writes_figures_and_summary(runner: CliRunner, runs: dict[str, Any]) -> None:

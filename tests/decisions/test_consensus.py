@@ -5,16 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from swerm_plugin.consensus import (
+from swerm_plugin.backends.consensus import (
+    ConsensusScorer,
     consensus_scores,
     naive_consensus_scores,
-    normalize_patch,
-    parse_patch,
-    patch_similarity,
-    score_group,
     vote_matrix,
 )
-from swerm_plugin.trajectory import CandidateGroup
+from swerm_plugin.config import SwermConfig
+from swerm_plugin.model import CandidateGroup
+from swerm_plugin.patches import normalize_patch, parse_patch, patch_similarity
 
 from .conftest import MakeDiff, MakeTrajectory
 
@@ -100,8 +99,8 @@ def test_score_group_and_bad_similarity(fix: str, make_trajectory: MakeTrajector
         instance_id="i",
         candidates=[make_trajectory(patch=fix), make_trajectory(patch=fix), make_trajectory()],
     )
-    scores = score_group(group)
+    scores = ConsensusScorer(SwermConfig()).score_group(group)
     assert [s.raw for s in scores] == [1.0, 1.0, 0.0]
-    assert {s.backend for s in scores} == {"consensus"}
+    assert {(s.backend, s.kind) for s in scores} == {("consensus", "vote_share")}
     with pytest.raises(ValueError, match=r"similarity must be in \(0, 1\]"):
         consensus_scores([fix], similarity=0.0)

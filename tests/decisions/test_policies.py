@@ -8,10 +8,10 @@ import pluggy
 import pytest
 
 from swerm_plugin.config import SwermConfig
-from swerm_plugin.hooks.policy import plan_retry, retry_feedback, submission_patch
-from swerm_plugin.hooks.rerank import rank
-from swerm_plugin.plugins import Hooks, build_plugin_manager
-from swerm_plugin.trajectory import CandidateGroup, Score, Step
+from swerm_plugin.decisions.policy import plan_retry, retry_feedback, submission_patch
+from swerm_plugin.decisions.ranking import rank
+from swerm_plugin.model import CandidateGroup, Score, Step
+from swerm_plugin.plugins.manager import Hooks, build_plugin_manager
 
 from .conftest import MakeDiff, MakeTrajectory
 

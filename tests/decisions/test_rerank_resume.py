@@ -12,14 +12,14 @@ import pytest
 from click.testing import CliRunner
 
 from swerm_plugin import hookimpl
-from swerm_plugin.candidates import group_by_task, load_runs, score_groups
 from swerm_plugin.cli import cli
 from swerm_plugin.config import SwermConfig
-from swerm_plugin.decisions import rerank_group
+from swerm_plugin.decisions.rerank import rerank_group
+from swerm_plugin.decisions.runs import group_by_task, load_runs, score_groups
+from swerm_plugin.model import Score
 from swerm_plugin.plugins import get_hooks, get_plugin_manager
 from swerm_plugin.prompts.prompt import Prompt
 from swerm_plugin.testing import MockRewardBackend
-from swerm_plugin.trajectory import Score
 from swerm_plugin.verifier import Verifier
 
 from .conftest import MakeDiff, WritePreds

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from swerm_plugin.config import SwermConfig
-from swerm_plugin.rewards import (
+from swerm_plugin.decisions.rewards import (
     RewardError,
     hybrid_reward,
     is_finished,
@@ -16,8 +16,8 @@ from swerm_plugin.rewards import (
     trl_reward_function,
     verl_compute_score,
 )
+from swerm_plugin.model import Score, Trajectory
 from swerm_plugin.testing import MockRewardBackend
-from swerm_plugin.trajectory import Score, Trajectory
 from swerm_plugin.verifier import Verifier
 
 from .conftest import MakeTrajectory

@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 
 from swerm_plugin.config import SwermConfig
+from swerm_plugin.errors import IntegrationError
 from swerm_plugin.integrations.common import (
-    IntegrationError,
     decisions_log_in,
     get_session,
     integration_enabled,
     live_diff_command,
 )
+from swerm_plugin.model import Trajectory
 from swerm_plugin.testing import MockRewardBackend
-from swerm_plugin.trajectory import Trajectory
 
 from .conftest import WRONG_FIX, git, make_repo, session_with
 

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +17,15 @@ import pytest
 from minisweagent.environments.local import LocalEnvironment
 from minisweagent.models.test_models import DeterministicModel, make_output
 
-from swerm_plugin.adapters import load
 from swerm_plugin.backends.base import RewardBackend
 from swerm_plugin.config import SwermConfig
-from swerm_plugin.hooks.policy import VerifierError
+from swerm_plugin.decisions.policy import VerifierError
 from swerm_plugin.integrations.common import SwermSession
 from swerm_plugin.integrations.mini import SwermAgent, looks_like_diff
+from swerm_plugin.model import Score
 from swerm_plugin.prompts.prompt import Prompt
+from swerm_plugin.readers import load
 from swerm_plugin.testing import MockRewardBackend
-from swerm_plugin.trajectory import Score
 from swerm_plugin.verifier import Verifier
 
 from .conftest import RIGHT_FIX, WRONG_FIX, diff_for, git, session_with
@@ -282,25 +283,35 @@ def test_running_out_of_budget_after_a_rejection_submits_the_best_attempt(
     }
 
 
-def test_mini_resolves_the_documented_agent_class(repo: Path) -> None:
+@pytest.mark.parametrize(
+    "class_path",
+    ["swerm_plugin.integrations.mini.SwermAgent", "swerm_plugin.adapters.minisweagent.SwermAgent"],
+)
+def test_mini_resolves_the_documented_agent_class(repo: Path, class_path: str) -> None:
     from minisweagent.agents import get_agent
 
-    agent = get_agent(
-        DeterministicModel(outputs=[]),
-        LocalEnvironment(cwd=str(repo)),
-        {
-            "agent_class": "swerm_plugin.adapters.minisweagent.SwermAgent",
-            "system_template": "s",
-            "instance_template": "{{task}}",
-        },
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        agent = get_agent(
+            DeterministicModel(outputs=[]),
+            LocalEnvironment(cwd=str(repo)),
+            {"agent_class": class_path, "system_template": "s", "instance_template": "{{task}}"},
+        )
     assert isinstance(agent, SwermAgent)
+    deprecations = [w for w in caught if issubclass(w.category, DeprecationWarning)]
+    if "adapters" in class_path:  # the old path still works, and says where the class lives now
+        assert any(
+            "swerm_plugin.integrations.mini.SwermAgent" in str(w.message) for w in deprecations
+        )
+    else:
+        assert not [w for w in deprecations if "swerm_plugin" in str(w.message)]
 
 
 def test_reading_mini_files_does_not_import_mini_swe_agent() -> None:
     code = (
-        "import sys, swerm_plugin.adapters.minisweagent as m; "
+        "import sys, swerm_plugin.readers.minisweagent, swerm_plugin.adapters.minisweagent as m; "
         "assert 'minisweagent' not in sys.modules; "
+        "import warnings; warnings.simplefilter('ignore'); "
         "m.SwermAgent; assert 'minisweagent' in sys.modules"
     )
     subprocess.run(

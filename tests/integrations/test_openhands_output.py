@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 import pytest
 
-from swerm_plugin.adapters import load
 from swerm_plugin.cli import main
+from swerm_plugin.readers import load
 
 HEADER = "diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n@@ -1 +1 @@\n-a - b\n"
 PATCHES = {1: HEADER + "+a * b\n", 2: HEADER + "+a + b\n"}

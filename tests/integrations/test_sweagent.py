@@ -20,7 +20,7 @@ import orjson
 import pytest
 
 from swerm_plugin.cli import main
-from swerm_plugin.integrations.common import IntegrationError
+from swerm_plugin.errors import IntegrationError
 from swerm_plugin.integrations.sweagent import (
     INSTALL_HINT,
     ReviewerResult,

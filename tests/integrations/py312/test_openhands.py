@@ -34,7 +34,7 @@ from openhands.sdk.testing import TestLLM  # noqa: E402
 from openhands.sdk.workspace import LocalWorkspace  # noqa: E402
 from openhands.tools.terminal import TerminalTool  # noqa: E402,F401  (registers "terminal")
 
-from swerm_plugin.integrations.common import IntegrationError  # noqa: E402
+from swerm_plugin.errors import IntegrationError  # noqa: E402
 from swerm_plugin.integrations.openhands import SwermCritic, best_of_n  # noqa: E402
 from swerm_plugin.testing import MockRewardBackend  # noqa: E402
 
@@ -177,7 +177,7 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """
     import subprocess
 
-    from swerm_plugin.backends.vllm_cpu import VllmServer, ensure_vllm_env
+    from swerm_plugin.testing.vllm_cpu import VllmServer, ensure_vllm_env
 
     builder = ROOT / ".venv" / "bin" / "python"
     if not builder.exists():

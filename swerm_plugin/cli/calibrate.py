@@ -1,0 +1,109 @@
+"""``swerm calibrate``: fit a calibrator on labelled, scored runs (and a guaranteed threshold)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from swerm_plugin.cli.options import (
+    config_from,
+    labels_option,
+    progress_bar,
+    runs_argument,
+    say,
+    scoring_options,
+)
+
+
+class CalibrationMethod(click.ParamType):
+    """``auto`` or any method registered through ``swerm_register_calibrators``."""
+
+    name = "method"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from swerm_plugin.calibration import registered_calibrators
+
+        known = ["auto", *registered_calibrators()]
+        if value not in known:
+            self.fail(f"{value!r} is not one of {', '.join(known)}", param, ctx)
+        return str(value)
+
+
+@click.command("calibrate")
+@runs_argument
+@labels_option(required=True)
+@scoring_options
+@click.option(
+    "--method",
+    type=CalibrationMethod(),
+    default="auto",
+    show_default=True,
+    help="auto (chosen by cross-validated log-loss), temperature, platt, isotonic, or a "
+    "plugin's method.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Calibrator file to write (JSON); set `calibrator` in the config to use it.",
+)
+@click.option(
+    "--target-precision",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Also find the accept threshold whose precision is at least this, with confidence "
+    "1 - delta.",
+)
+@click.option(
+    "--delta",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="Allowed failure probability of the precision guarantee.",
+)
+def calibrate_command(
+    runs: tuple[Path, ...],
+    labels: tuple[Path, ...],
+    score_files: tuple[Path, ...],
+    model: str | None,
+    backend: str | None,
+    method: str,
+    output: Path,
+    target_precision: float | None,
+    delta: float,
+) -> None:
+    """Fit a calibrator on labelled, scored RUNS (and optionally a guaranteed threshold)."""
+    from swerm_plugin.calibration import (
+        expected_calibration_error,
+        make_calibrator,
+        precision_threshold,
+    )
+    from swerm_plugin.decisions.runs import load_candidates
+    from swerm_plugin.evaluation.evaluate import scored_arrays
+
+    config = config_from(model=model, backend=backend)
+    loaded = load_candidates(
+        runs, config, labels=labels, score_files=score_files, progress=progress_bar
+    )
+    raw, resolved, unscored = scored_arrays(loaded.groups, loaded.scores)
+    source = f"{len(runs)} runs ({', '.join(r.run_id for r in loaded.runs)}), {loaded.scorer}"
+    calibrator = make_calibrator(method).fit(raw, resolved, source=source)
+    calibrator.save(output)
+    calibrated = calibrator.transform(raw)
+    chosen = getattr(calibrator, "method_", calibrator.method)
+    say(
+        f"{chosen} calibrator fitted on {raw.size} candidates ({unscored} unscored skipped): "
+        f"ECE {expected_calibration_error(raw, resolved):.3f} → "
+        f"{expected_calibration_error(calibrated, resolved):.3f} (on the fitting data) "
+        f"→ {output}"
+    )
+    if target_precision is not None:
+        found = precision_threshold(calibrated, resolved, target=target_precision, delta=delta)
+        say(
+            f"threshold {found.threshold:.2f}: precision ≥ {target_precision:.0%} with "
+            f"confidence {1 - delta:.0%} (lower bound {found.lower_bound:.1%}, observed "
+            f"{found.precision:.1%}, accepts {found.coverage:.1%} of candidates); set "
+            f"policy.threshold = {found.threshold:.2f}"
+        )

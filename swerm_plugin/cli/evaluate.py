@@ -1,0 +1,133 @@
+"""``swerm eval`` and ``swerm report``: best@k, baselines and calibration of scored runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from swerm_plugin.cli.options import (
+    EXISTING,
+    config_from,
+    json_option,
+    labels_option,
+    print_json,
+    progress_bar,
+    runs_argument,
+    scoring_options,
+    stdout_console,
+)
+
+if TYPE_CHECKING:
+    from swerm_plugin.evaluation.evaluate import EvalReport
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def evaluate_runs(
+    runs: tuple[Path, ...],
+    labels: tuple[Path, ...],
+    score_files: tuple[Path, ...],
+    model: str | None,
+    backend: str | None,
+    calibrator: Path | None,
+    subsets: int,
+    seed: int,
+    total_tasks: int | None,
+) -> EvalReport:
+    """The eval report for the command's options."""
+    from swerm_plugin.calibration import load_calibrator
+    from swerm_plugin.decisions.runs import load_candidates
+    from swerm_plugin.evaluation.evaluate import evaluate_candidates
+    from swerm_plugin.plugins.manager import get_hooks
+
+    config = config_from(model=model, backend=backend)
+    loaded = load_candidates(
+        runs, config, labels=labels, score_files=score_files, progress=progress_bar
+    )
+    fitted = load_calibrator(calibrator) if calibrator is not None else None
+    try:
+        return evaluate_candidates(
+            loaded.groups,
+            loaded.scores,
+            get_hooks(config),
+            n_subsets=subsets,
+            seed=seed,
+            total_tasks=total_tasks,
+            calibrator=fitted,
+            scorer_name=loaded.scorer,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def eval_options(func: F) -> F:
+    func = click.option(
+        "--total-tasks",
+        type=click.IntRange(min=1),
+        help="Benchmark size: tasks no run has a candidate for count as unresolved.",
+    )(func)
+    func = click.option(
+        "--seed", type=int, default=0, show_default=True, help="Seed of the random subsets."
+    )(func)
+    func = click.option(
+        "--subsets",
+        type=click.IntRange(min=1),
+        default=1000,
+        show_default=True,
+        help="Random k-subsets per k for the intervals.",
+    )(func)
+    func = click.option(
+        "--calibrator",
+        type=EXISTING,
+        help="Fitted calibrator for the 'after' figures (default: cross-fitted auto).",
+    )(func)
+    func = scoring_options(func)
+    func = labels_option(required=True)(func)
+    return runs_argument(func)
+
+
+def print_report(report: EvalReport) -> None:
+    from rich.table import Table
+
+    from swerm_plugin.evaluation.report import report_tables
+
+    console = stdout_console()
+    for text_table in report_tables(report):
+        table = Table(title=text_table.title)
+        for i, column in enumerate(text_table.columns):
+            table.add_column(column, justify="left" if i == 0 else "right")
+        for row in text_table.rows:
+            table.add_row(*row)
+        console.print(table)
+
+
+@click.command("eval")
+@eval_options
+@json_option
+def eval_command(as_json: bool, **options: Any) -> None:
+    """Best@k (k = 1..N), pass@k, random pick, consensus, and calibration of RUNS' scores."""
+    report = evaluate_runs(**options)
+    if as_json:
+        print_json(report.to_json())
+    else:
+        print_report(report)
+
+
+@click.command("report")
+@eval_options
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for reliability.png, best_at_k.png, summary.md and eval.json.",
+)
+def report_command(output: Path, **options: Any) -> None:
+    """Write a reliability diagram, a best@k plot and a Markdown summary for RUNS."""
+    from swerm_plugin.evaluation.report import write_report
+
+    for path in write_report(evaluate_runs(**options), output):
+        click.echo(str(path))

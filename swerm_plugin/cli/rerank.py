@@ -1,0 +1,83 @@
+"""``swerm rerank``: the best candidate per task across N runs, as harness-ready predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from swerm_plugin.cli.options import config_from, progress_bar, runs_argument, say, scoring_options
+
+
+@click.command("rerank")
+@runs_argument
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Predictions file to write (.jsonl or .json), one per task.",
+)
+@click.option(
+    "--decisions",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Decisions log (JSON Lines); default: <output>.decisions.jsonl.",
+)
+@scoring_options
+@click.option("--threshold", type=click.FloatRange(0, 1), help="Accept threshold on p.")
+@click.option(
+    "--on-reject",
+    type=click.Choice(["empty_patch", "flag"]),
+    help="Below the threshold: abstain with an empty patch, or keep the patch and flag it.",
+)
+@click.option(
+    "--consensus",
+    type=click.Choice(["off", "tiebreak", "hybrid"]),
+    help="Use patch agreement to break score ties, or mix it into the score.",
+)
+@click.option(
+    "--model-name",
+    default="swerm-rerank",
+    show_default=True,
+    help="model_name_or_path written into the predictions.",
+)
+def rerank_command(
+    runs: tuple[Path, ...],
+    output: Path,
+    decisions: Path | None,
+    score_files: tuple[Path, ...],
+    model: str | None,
+    backend: str | None,
+    threshold: float | None,
+    on_reject: str | None,
+    consensus: str | None,
+    model_name: str,
+) -> None:
+    """Pick the best candidate per task across RUNS and write harness-ready predictions.
+
+    Model scores are cached next to the decisions log as they are computed, so an interrupted
+    rerank resumes without rescoring; the outputs themselves are written atomically at the end.
+    """
+    from swerm_plugin.decisions.rerank import rerank_group, write_outputs
+    from swerm_plugin.decisions.runs import load_candidates
+    from swerm_plugin.plugins.manager import get_hooks
+
+    policy = {"threshold": threshold, "on_reject": on_reject, "consensus": consensus}
+    config = config_from(
+        model=model, backend=backend, policy={k: v for k, v in policy.items() if v is not None}
+    )
+    decisions = decisions or output.with_name(output.name + ".decisions.jsonl")
+    cache = decisions.with_name(decisions.name + ".scores.jsonl")
+    loaded = load_candidates(
+        runs, config, score_files=score_files, cache=cache, progress=progress_bar
+    )
+    hooks = get_hooks(config)
+    tasks = [rerank_group(g, s, hooks) for g, s in zip(loaded.groups, loaded.scores, strict=True)]
+    write_outputs(tasks, predictions=output, decisions=decisions, model_name=model_name)
+    actions = {a: sum(t.decision.action == a for t in tasks) for a in ("accept", "reject")}
+    abstained = sum(not t.patch.strip() for t in tasks)
+    say(
+        f"{len(tasks)} tasks from {len(runs)} runs scored by {loaded.scorer}: "
+        f"{actions['accept']} accepted, {actions['reject']} rejected ({abstained} empty "
+        f"patches submitted) → {output}, log {decisions}"
+    )

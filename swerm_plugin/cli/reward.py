@@ -1,0 +1,60 @@
+"""``swerm reward``: an RL reward per trajectory (the SWE-RM hybrid, or the score alone)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import cast
+
+import click
+
+from swerm_plugin.cli.options import (
+    config_from,
+    labels_option,
+    progress_bar,
+    runs_argument,
+    say,
+    scoring_options,
+)
+
+
+@click.command("reward")
+@runs_argument
+@labels_option(required=False)
+@scoring_options
+@click.option(
+    "--mode",
+    type=click.Choice(["hybrid", "score"]),
+    default="hybrid",
+    show_default=True,
+    help="hybrid: 1+s resolved, -0.5+s unfinished, s otherwise (needs --labels); score: s.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Rewards file to write (JSON Lines, one per trajectory).",
+)
+def reward_command(
+    runs: tuple[Path, ...],
+    labels: tuple[Path, ...],
+    score_files: tuple[Path, ...],
+    model: str | None,
+    backend: str | None,
+    mode: str,
+    output: Path,
+) -> None:
+    """Export an RL reward per trajectory of RUNS."""
+    from swerm_plugin.decisions.rewards import RewardMode, reward_records
+    from swerm_plugin.decisions.runs import load_candidates
+    from swerm_plugin.jsonl import atomic_write_jsonl
+
+    if mode == "hybrid" and not labels:
+        raise click.UsageError("--mode hybrid needs --labels (test results); or use --mode score")
+    config = config_from(model=model, backend=backend)
+    loaded = load_candidates(
+        runs, config, labels=labels, score_files=score_files, progress=progress_bar
+    )
+    records = reward_records(loaded.groups, loaded.scores, mode=cast(RewardMode, mode))
+    atomic_write_jsonl(output, records)
+    say(f"{len(records)} rewards ({mode}, scores from {loaded.scorer}) → {output}")

@@ -1,0 +1,174 @@
+"""``swerm report``: an :class:`~swerm_plugin.evaluation.evaluate.EvalReport` as figures (a
+reliability diagram, a best@k curve) and a Markdown summary; the same tables as ``swerm eval``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from swerm_plugin.calibration.metrics import ReliabilityCurve
+from swerm_plugin.evaluation.evaluate import EvalReport
+from swerm_plugin.jsonl import atomic_write_json, atomic_write_text
+
+METRICS = ("auroc", "ece", "ece_equal_mass", "brier", "log_loss", "accuracy")
+
+
+def format_cell(value: Any) -> str:
+    """A metric as table text: "–" when absent, "n/a" for NaN, floats to three places."""
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return "n/a" if value != value else f"{value:.3f}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class TextTable:
+    """A table as text cells, rendered by the terminal (rich) or as Markdown alike."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+def report_tables(report: EvalReport) -> list[TextTable]:
+    """The best@k table, the baselines and (with model scores) the calibration metrics."""
+    best = TextTable(
+        f"best-of-N over {report.n_tasks} tasks (scorer: {report.scorer})",
+        ("k", "best@k %", "95% of subsets", "pass@k (oracle) %"),
+        tuple(
+            (
+                str(k),
+                f"{value:.2f}",
+                "{:.2f}–{:.2f}".format(*report.best_at_k_ci[k]),
+                f"{report.pass_at_k[k]:.2f}",
+            )
+            for k, value in sorted(report.best_at_k.items())
+        ),
+    )
+    baselines = TextTable(
+        "baselines (% resolved)",
+        ("random", "consensus", "consensus_naive", "oracle"),
+        (
+            tuple(
+                f"{value:.2f}"
+                for value in (
+                    report.random,
+                    report.consensus,
+                    report.consensus_naive,
+                    report.oracle,
+                )
+            ),
+        ),
+    )
+    tables = [best, baselines]
+    calibration = report.calibration
+    if "before" in calibration:
+        after = calibration.get("after", {})
+        method = calibration.get("after_method", calibration.get("after_skipped", "skipped"))
+        tables.append(
+            TextTable(
+                f"calibration over {calibration['n']} scored candidates",
+                ("metric", "before", f"after ({method})"),
+                tuple(
+                    (m, format_cell(calibration["before"][m]), format_cell(after.get(m)))
+                    for m in METRICS
+                ),
+            )
+        )
+    return tables
+
+
+def markdown_table(table: TextTable) -> list[str]:
+    numeric = ["---" if i == 0 else "---:" for i in range(len(table.columns))]
+    return [
+        f"**{table.title}**",
+        "",
+        "| " + " | ".join(table.columns) + " |",
+        "|" + "|".join(numeric) + "|",
+        *("| " + " | ".join(row) + " |" for row in table.rows),
+        "",
+    ]
+
+
+def summary_markdown(report: EvalReport) -> str:
+    """A Markdown page with the same tables as ``swerm eval``."""
+    lines = [
+        "# swerm evaluation",
+        "",
+        f"{report.n_tasks} tasks, {report.n_candidates} candidate patches "
+        f"(up to {report.max_candidates} per task), scored by {report.scorer}.",
+        "",
+    ]
+    for table in report_tables(report):
+        lines += markdown_table(table)
+    return "\n".join(lines)
+
+
+def plot_best_at_k(
+    best_at_k: Mapping[int, float],
+    path: str | Path,
+    *,
+    ci: Mapping[int, Sequence[float]] | None = None,
+    pass_at_k: Mapping[int, float] | None = None,
+    random: float | None = None,
+    consensus: float | None = None,
+    scorer: str = "verifier",
+) -> Path:
+    """best@k against k (percent), with its interval band, pass@k and the baselines; ``k`` are
+    ints, so the axis is in numeric order."""
+    from swerm_plugin.calibration.plots import pyplot, save_png
+
+    plt = pyplot()
+    ks = sorted(best_at_k)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(ks, [best_at_k[k] for k in ks], marker="o", label=f"best@k ({scorer} pick)")
+    if ci:
+        ax.fill_between(
+            ks, [ci[k][0] for k in ks], [ci[k][1] for k in ks], alpha=0.2, label="95% of subsets"
+        )
+    if pass_at_k:
+        ax.plot(ks, [pass_at_k[k] for k in ks], linestyle=":", marker=".", label="pass@k (oracle)")
+    if random is not None:
+        ax.axhline(random, color="grey", linestyle="--", label="random pick")
+    if consensus is not None:
+        ax.axhline(consensus, color="tab:green", linestyle="-.", label="consensus (all k)")
+    ax.set_xlabel("k (candidates per task)")
+    ax.set_ylabel("% resolved")
+    ax.set_xticks(ks)
+    ax.set_title("Best-of-k selection")
+    ax.legend(loc="best")
+    target = Path(path)
+    save_png(fig, target)
+    plt.close(fig)
+    return target
+
+
+def write_report(report: EvalReport, folder: str | Path) -> list[Path]:
+    """Write ``eval.json``, ``summary.md``, ``best_at_k.png`` and (when there are scores)
+    ``reliability.png`` into ``folder``; returns the paths written."""
+    from swerm_plugin.calibration.plots import plot_reliability
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [
+        plot_best_at_k(
+            report.best_at_k,
+            out / "best_at_k.png",
+            ci=report.best_at_k_ci,
+            pass_at_k=report.pass_at_k,
+            random=report.random,
+            consensus=report.consensus,
+            scorer=report.scorer,
+        )
+    ]
+    reliability = report.calibration.get("reliability")
+    if reliability:
+        curves = {name: ReliabilityCurve.from_dict(data) for name, data in reliability.items()}
+        written.append(plot_reliability(curves, out / "reliability.png"))
+    atomic_write_text(out / "summary.md", summary_markdown(report))
+    atomic_write_json(out / "eval.json", report.to_json())
+    return [*written, out / "summary.md", out / "eval.json"]

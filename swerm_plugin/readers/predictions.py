@@ -1,0 +1,40 @@
+"""SWE-bench predictions files read as trajectories: the patch of each attempt, no steps.
+
+Useful when only ``preds.json``/``preds.jsonl`` survive from a run (best-of-k over several
+runs' predictions, majority voting, label joins). The parsing is
+:mod:`swerm_plugin.readers.swebench`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from swerm_plugin.model import Trajectory
+from swerm_plugin.readers.base import JsonReader
+from swerm_plugin.readers.loader import PREDICTIONS_FORMAT
+from swerm_plugin.readers.probe import JsonSource
+from swerm_plugin.readers.swebench import (
+    PREDICTIONS_EXPECTED,
+    iter_predictions,
+    looks_like_predictions,
+)
+
+
+class SwebenchPredictionsAdapter(JsonReader):
+    name: ClassVar[str] = PREDICTIONS_FORMAT
+    description: ClassVar[str] = PREDICTIONS_EXPECTED
+
+    def accepts(self, value: Any, *, lines: bool) -> bool:
+        return looks_like_predictions(value, lines=lines)
+
+    def read_source(self, source: JsonSource) -> Iterator[Trajectory]:
+        for where, prediction in iter_predictions(source):
+            yield Trajectory(
+                instance_id=prediction.instance_id,
+                source="swebench/predictions",
+                patch=prediction.model_patch or "",
+                model_name=prediction.model_name_or_path,
+                source_path=str(source.path),
+                source_record=where.line if where.line is not None else where.record,
+            )

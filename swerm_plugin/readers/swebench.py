@@ -1,0 +1,312 @@
+"""SWE-bench harness I/O: predictions in and out, evaluation reports in, labels onto trajectories.
+
+Predictions are ``{instance_id, model_name_or_path, model_patch}`` records in a ``.jsonl`` file,
+a ``.json`` list, or a ``.json`` object keyed by instance id (SWE-agent's and mini-swe-agent's
+``preds.json``). Labels come only from the harness's reports, never from trajectory files: a
+trajectory cannot declare itself resolved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from swerm_plugin.errors import PredictionsWriteError, TrajectoryFormatError
+from swerm_plugin.jsonl import atomic_write_json, atomic_write_jsonl
+from swerm_plugin.model import Trajectory
+from swerm_plugin.readers.fields import Obj, Where, wrong_type
+from swerm_plugin.readers.probe import JsonSource, probe
+
+PREDICTIONS_EXPECTED = (
+    "SWE-bench predictions: JSON Lines or a JSON list of {instance_id, model_name_or_path, "
+    "model_patch}, or a JSON object keyed by instance id"
+)
+REPORT_EXPECTED = (
+    "a SWE-bench run report (resolved_ids, completed_ids, ...), a list or object of resolved "
+    "ids, {instance_id: true|false}, per-instance report.json data, OpenHands "
+    "output.swebench_eval.jsonl, or a folder of report.json"
+)
+# Run-report lists whose members were evaluated; a member is resolved iff it is listed as such.
+_EVALUATED_KEYS = (
+    "completed_ids",
+    "unresolved_ids",
+    "error_ids",
+    "empty_patch_ids",
+    # the pre-Docker harness's final report
+    "unresolved",
+    "applied",
+    "no_apply",
+    "generated",
+    "with_logs",
+    "test_errored",
+    "test_timeout",
+    "install_fail",
+    "reset_failed",
+)
+_RESOLVED_KEYS = ("resolved_ids", "resolved")
+
+
+class Prediction(BaseModel):
+    """One SWE-bench prediction. Extra keys in input files are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    instance_id: str = Field(min_length=1)
+    model_name_or_path: str | None = None
+    model_patch: str | None = None
+
+    @classmethod
+    def from_trajectory(
+        cls, trajectory: Trajectory, *, model_name_or_path: str | None = None
+    ) -> Prediction:
+        """The prediction a trajectory submits; the model name defaults to the trajectory's."""
+        return cls(
+            instance_id=trajectory.instance_id,
+            model_name_or_path=model_name_or_path or trajectory.model_name,
+            model_patch=trajectory.patch,
+        )
+
+
+def is_prediction(value: Any) -> bool:
+    return isinstance(value, dict) and "instance_id" in value and "model_patch" in value
+
+
+def looks_like_predictions(value: Any, *, lines: bool) -> bool:
+    """Whether a parsed document (or the first JSON Lines record) is a predictions file."""
+    if lines or is_prediction(value):
+        return is_prediction(value)
+    if isinstance(value, list):
+        return not value or is_prediction(value[0])
+    if isinstance(value, dict):
+        if not value:
+            return True  # an empty preds.json: a run that has not finished an instance yet
+        first = next(iter(value.values()))
+        return isinstance(first, dict) and "model_patch" in first and "history" not in first
+    return False
+
+
+def iter_predictions(source: JsonSource) -> Iterator[tuple[Where, Prediction]]:
+    """Each prediction of a probed predictions file, with where it was found."""
+    for line, value in source.records():
+        if source.is_lines:
+            where = Where(source.path, line=line)
+            yield where, _prediction(value, where, key=None)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                where = Where(source.path, record=i)
+                yield where, _prediction(item, where, key=None)
+        elif isinstance(value, dict) and not is_prediction(value):
+            for key, item in value.items():
+                where = Where(source.path, record=key)
+                yield where, _prediction(item, where, key=key)
+        else:
+            where = Where(source.path)
+            yield where, _prediction(value, where, key=None)
+
+
+def _prediction(value: Any, where: Where, *, key: str | None) -> Prediction:
+    record = Obj.of(value, where)
+    instance_id = record.scalar_text("instance_id") or (key or "")
+    if not instance_id:
+        raise record.error("missing required field", "instance_id", "a non-empty string")
+    if key is not None and instance_id != key:
+        raise record.error(
+            f"instance id {instance_id!r} differs from its key {key!r}", "instance_id", repr(key)
+        )
+    return Prediction(
+        instance_id=instance_id,
+        model_name_or_path=record.opt_str("model_name_or_path"),
+        model_patch=record.opt_str("model_patch"),
+    )
+
+
+def read_predictions(path: str | Path) -> list[Prediction]:
+    """Every prediction in ``path`` (``.jsonl``, ``.json`` list, or ``.json`` keyed by id).
+
+    :raises TrajectoryFormatError: naming the file, line or record and the field at fault.
+    """
+    source = probe(path)
+    if not looks_like_predictions(source.first, lines=source.is_lines):
+        raise TrajectoryFormatError(
+            source.path, "not a SWE-bench predictions file", expected=PREDICTIONS_EXPECTED
+        )
+    return [prediction for _, prediction in iter_predictions(source)]
+
+
+def write_predictions(
+    path: str | Path, predictions: Iterable[Prediction | Mapping[str, Any]]
+) -> Path:
+    """Write predictions atomically; ``.jsonl`` one per line, ``.json`` keyed by instance id.
+
+    The ``.json`` form is what SWE-agent and mini-swe-agent write as ``preds.json``; it cannot
+    hold two predictions for one instance, so duplicates raise (write ``.jsonl`` instead).
+    """
+    target = Path(path)
+    items = [p if isinstance(p, Prediction) else Prediction.model_validate(p) for p in predictions]
+    records = [p.model_dump() for p in items]
+    if target.suffix == ".jsonl":
+        atomic_write_jsonl(target, records)
+    elif target.suffix == ".json":
+        keyed: dict[str, dict[str, Any]] = {}
+        for record in records:
+            if record["instance_id"] in keyed:
+                raise PredictionsWriteError(
+                    f"{target}: two predictions for {record['instance_id']!r}; a .json file "
+                    "keeps one per instance, write a .jsonl file to keep both"
+                )
+            keyed[record["instance_id"]] = record
+        atomic_write_json(target, keyed)
+    else:
+        raise PredictionsWriteError(
+            f"{target}: unknown predictions suffix {target.suffix!r}; use .jsonl or .json"
+        )
+    return target
+
+
+# --- labels ----------------------------------------------------------------------------------
+
+
+def read_resolved(path: str | Path, *, submitted: Iterable[str] | None = None) -> dict[str, bool]:
+    """Resolved labels by instance id from a SWE-bench report, or a folder of ``report.json``.
+
+    Accepted: the harness's run report (``resolved_ids``, ``completed_ids``, ``error_ids``,
+    ``empty_patch_ids``, ...; an evaluated id not resolved is ``False``), a list of resolved ids
+    or an object with a ``resolved`` list, ``{instance_id: bool}``, per-instance report data
+    ``{instance_id: {"resolved": bool, ...}}``, OpenHands' ``output.swebench_eval.jsonl``
+    (records with ``test_result.report.resolved``), or a folder walked for ``report.json`` files.
+
+    :param submitted: ids the run attempted; those the report does not mark resolved become
+        ``False`` (for reports that only list the resolved ids).
+    :raises TrajectoryFormatError: the file is not a report, or two reports disagree.
+    """
+    root = Path(path)
+    labels = _read_report_folder(root) if root.is_dir() else _read_report_file(root)
+    for instance_id in submitted or ():
+        labels.setdefault(instance_id, False)
+    return labels
+
+
+def _read_report_file(path: Path) -> dict[str, bool]:
+    source = probe(path)
+    if source.is_lines or _is_evaluated_record(source.first):
+        return _evaluated_records(source)
+    _, value = next(source.records())
+    return _labels(value, Where(path))
+
+
+def _is_evaluated_record(value: Any) -> bool:
+    """An OpenHands ``output.swebench_eval.jsonl`` record: ``test_result.report.resolved``."""
+    test_result = value.get("test_result") if isinstance(value, dict) else None
+    return isinstance(test_result, dict) and isinstance(test_result.get("report"), dict)
+
+
+def _evaluated_records(source: JsonSource) -> dict[str, bool]:
+    labels: dict[str, bool] = {}
+    for line, value in source.records():
+        where = Where(source.path, line=line if source.is_lines else None)
+        if not _is_evaluated_record(value):
+            raise where.error(
+                "not an evaluated record", field="test_result.report", expected=REPORT_EXPECTED
+            )
+        record = Obj.of(value, where)
+        report = record.obj("test_result").obj("report")
+        resolved = report.raw("resolved")
+        if not isinstance(resolved, bool):
+            raise wrong_type(where, report.name("resolved"), resolved, "true or false")
+        labels[record.req_str("instance_id")] = resolved
+    return labels
+
+
+def _read_report_folder(root: Path) -> dict[str, bool]:
+    labels: dict[str, bool] = {}
+    origin: dict[str, Path] = {}
+    reports = sorted(p for p in root.rglob("report.json") if p.is_file())
+    if not reports:
+        raise TrajectoryFormatError(
+            root, "no report.json file under this folder", expected=REPORT_EXPECTED
+        )
+    for report in reports:
+        for instance_id, resolved in _read_report_file(report).items():
+            if instance_id in labels and labels[instance_id] != resolved:
+                raise TrajectoryFormatError(
+                    report,
+                    f"{instance_id} is resolved={resolved} here but resolved={labels[instance_id]}"
+                    f" in {origin[instance_id]}; read each run's folder on its own",
+                    field=instance_id,
+                )
+            labels[instance_id], origin[instance_id] = resolved, report
+    return labels
+
+
+def _labels(value: Any, where: Where) -> dict[str, bool]:
+    if isinstance(value, list):
+        return {_id(item, where, f"[{i}]"): True for i, item in enumerate(value)}
+    doc = Obj.of(value, where)
+    if any(isinstance(value.get(key), list) for key in _RESOLVED_KEYS):
+        return _run_report_labels(doc)
+    labels: dict[str, bool] = {}
+    for key, item in value.items():
+        if isinstance(item, bool):
+            labels[key] = item
+            continue
+        entry = Obj.of(item, where, key)
+        resolved = entry.raw("resolved")
+        if not isinstance(resolved, bool):
+            raise wrong_type(where, entry.name("resolved"), resolved, "true or false")
+        instance_id = entry.scalar_text("instance_id") or key
+        if labels.get(instance_id, resolved) != resolved:
+            raise entry.error(
+                f"{instance_id} is listed as both resolved and unresolved", "resolved", "one label"
+            )
+        labels[instance_id] = resolved
+    return labels
+
+
+def _run_report_labels(doc: Obj) -> dict[str, bool]:
+    resolved_key = next(key for key in _RESOLVED_KEYS if isinstance(doc.raw(key), list))
+    resolved = {
+        _id(item, doc.where, f"{resolved_key}[{i}]")
+        for i, item in enumerate(doc.array(resolved_key))
+    }
+    labels = dict.fromkeys(sorted(resolved), True)
+    for key in _EVALUATED_KEYS:
+        for i, item in enumerate(doc.array(key)):
+            instance_id = _id(item, doc.where, f"{key}[{i}]")
+            labels.setdefault(instance_id, instance_id in resolved)
+    return labels
+
+
+def _id(item: Any, where: Where, field: str) -> str:
+    if isinstance(item, str) and item:
+        return item
+    raise wrong_type(where, field, item, "an instance id string")
+
+
+def attach_labels(
+    trajectories: Iterable[Trajectory],
+    labels: Mapping[str, bool] | None = None,
+    *,
+    by_run: Mapping[str, Mapping[str, bool]] | None = None,
+    missing: bool | None = None,
+) -> list[Trajectory]:
+    """Copies of ``trajectories`` with ``label`` set from resolved labels by instance id.
+
+    :param labels: ``{instance_id: resolved}`` for trajectories of any run.
+    :param by_run: ``{run_id: {instance_id: resolved}}`` when several runs were read; a
+        trajectory whose ``run_id`` is here is looked up there (and only there).
+    :param missing: the label for a trajectory found in neither; ``None`` keeps its label.
+    """
+    out = []
+    for trajectory in trajectories:
+        table: Mapping[str, bool] | None = labels
+        run = trajectory.run_id
+        if by_run is not None and run is not None and run in by_run:
+            table = by_run[run]
+        label = table.get(trajectory.instance_id) if table is not None else None
+        if label is None:
+            label = missing if missing is not None else trajectory.label
+        out.append(trajectory.model_copy(update={"label": label}))
+    return out
