@@ -317,3 +317,32 @@ def test_reading_mini_files_does_not_import_mini_swe_agent() -> None:
     subprocess.run(
         [sys.executable, "-c", code], check=True, env={**os.environ, "MSWEA_SILENT_STARTUP": "1"}
     )
+
+
+def test_swerm_configure_runs_once_for_a_run_with_four_attempts(
+    repo: Path, tmp_path: Path, install_session: Any
+) -> None:
+    from swerm_plugin import hookimpl
+    from swerm_plugin.plugins.manager import get_plugin_manager
+
+    seen: list[SwermConfig] = []
+
+    class Counter:
+        @hookimpl
+        def swerm_configure(self, config: SwermConfig) -> None:
+            seen.append(config)
+
+    get_plugin_manager().register(Counter(), name="configure-counter")
+    backend = MockRewardBackend(scores=[0.1, 0.2, 0.3, 0.9])
+    install_session(session_with(backend, tmp_path, policy={"max_attempts": 4}))
+    outputs = []
+    for k in range(4):  # four attempts: write a fix, submit
+        fix = RIGHT_FIX if k == 3 else WRONG_FIX.replace("a * b", f"a * b + {k}")
+        outputs += [
+            make_output(f"Attempt {k + 1}.", [{"command": write("calc.py", fix)}]),
+            make_output("Submitting.", [{"command": SUBMIT}]),
+        ]
+    info = make_agent(repo, outputs, tmp_path / "run" / "calc-1.traj.json").run(TASK)
+    assert info["swerm"]["n_attempts"] == 4 and info["swerm"]["selected_attempt"] == 4
+    assert len(backend.prompts) == 4
+    assert len(seen) == 1, "swerm_configure must run once per configuration, not per attempt"
