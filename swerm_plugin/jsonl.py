@@ -54,6 +54,9 @@ def loads(data: bytes | str) -> Any:
         return _decoder.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError):
         return orjson.loads(data)
+    except RecursionError:  # nested deeper than any real record: a format error, with a place
+        text = data if isinstance(data, str) else data.decode("utf-8", "replace")
+        raise orjson.JSONDecodeError("JSON nested too deeply (recursion limit)", text, 0) from None
 
 
 def json_problem(exc: orjson.JSONDecodeError, data: bytes) -> tuple[str, int | None]:

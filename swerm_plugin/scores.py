@@ -16,15 +16,19 @@ import contextlib
 import fcntl
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from swerm_plugin.errors import CandidatesError, InputFormatError, OutputFileError
 from swerm_plugin.jsonl import dumps, iter_jsonl, loads, torn_tail_length
 from swerm_plugin.model import Score, Trajectory
+
+if TYPE_CHECKING:
+    from swerm_plugin.verifier import Verifier
 
 log = logging.getLogger("swerm.scores")
 
@@ -203,3 +207,60 @@ class ScoresOutput:
             fh.write(dumps(record) + b"\n")
             fh.flush()
             os.fsync(fh.fileno())
+
+
+@dataclass
+class ScoreRun:
+    """What one scoring run did: each trajectory is counted once, under one of these."""
+
+    scored: int = 0
+    failed: int = 0
+    already_done: int = 0
+    failed_before: int = 0
+    duplicates: int = 0
+    failures: list[tuple[Trajectory, str]] = field(default_factory=list)
+
+    @property
+    def usable(self) -> int:
+        """Scores that exist now: new ones and those already in the output."""
+        return self.scored + self.already_done
+
+
+def score_into(
+    verifier: Verifier,
+    trajectories: Sequence[Trajectory],
+    write: Callable[[dict[str, Any]], None],
+    *,
+    output: ScoresOutput | None = None,
+    chunk_size: int = 32,
+    advance: Callable[[int], None] | None = None,
+) -> ScoreRun:
+    """Score what ``output`` does not hold yet (every unique trajectory without one) and pass
+    each record to ``write`` as its chunk finishes."""
+    run = ScoreRun()
+    done = set(output.done) if output is not None else set()
+    failed_before = output.failed_before if output is not None else set()
+    todo: list[Trajectory] = []
+    for trajectory in trajectories:
+        digest = trajectory.content_hash()
+        if digest in done:
+            if digest in failed_before:
+                run.failed_before += 1
+                run.failures.append((trajectory, "failed in an earlier run"))
+            elif output is not None and digest in output.done:
+                run.already_done += 1
+            else:
+                run.duplicates += 1
+            continue
+        done.add(digest)
+        todo.append(trajectory)
+    for trajectory, score in verifier.score_iter(todo, chunk_size=chunk_size):
+        write(score_record(trajectory, score))
+        if score.ok:
+            run.scored += 1
+        else:
+            run.failed += 1
+            run.failures.append((trajectory, score.error or "no score"))
+        if advance is not None:
+            advance(1)
+    return run

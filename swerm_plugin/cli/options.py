@@ -6,7 +6,13 @@ errors go to stderr, so ``swerm X --json | jq`` always sees pure JSON.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import re
+import shutil
+import stat
+import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,13 +22,62 @@ import orjson
 from rich.console import Console
 
 from swerm_plugin.config import SwermConfig, load_config
+from swerm_plugin.errors import SwermError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: stderr: progress, warnings, summaries. Results go to stdout.
 err_console = Console(stderr=True)
 
-EXISTING = click.Path(exists=True, path_type=Path)
+
+class InputPath(click.ParamType):
+    """An input: an existing regular file or folder, or ``-`` for standard input.
+
+    FIFOs, devices and sockets are refused at once: reading them would hang, or read nothing,
+    where a user expects a file (``swerm inspect <(cat f)``); pipe into ``-`` instead.
+    """
+
+    name = "path"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        if isinstance(value, Path):
+            value = str(value)
+        if value == "-":
+            return stdin_file()
+        path = Path(value)
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            self.fail(f"{value!r} does not exist", param, ctx)
+        except OSError as exc:
+            self.fail(f"{value!r} cannot be read: {exc.strerror}", param, ctx)
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            kind = "a FIFO (pipe)" if stat.S_ISFIFO(mode) else "not a regular file or folder"
+            self.fail(
+                f"{value!r} is {kind}; swerm reads regular files and folders "
+                "(to read a pipe, give '-' and send it to standard input)",
+                param,
+                ctx,
+            )
+        return path
+
+
+_stdin_copy: Path | None = None
+
+
+def stdin_file() -> Path:
+    """Standard input, saved once to a temporary file (formats are detected from content)."""
+    global _stdin_copy
+    if _stdin_copy is None:
+        folder = Path(tempfile.mkdtemp(prefix="swerm-stdin-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _stdin_copy = folder / "stdin"
+        with _stdin_copy.open("wb") as fh:
+            shutil.copyfileobj(sys.stdin.buffer, fh)
+    return _stdin_copy
+
+
+EXISTING = InputPath()
 
 
 def print_json(data: Any) -> None:
@@ -104,3 +159,63 @@ def scoring_options(func: F) -> F:
         help="Scores from `swerm score -o` or a decisions log (matched by content hash).",
     )(func)
     return model_options(func)
+
+
+# --- problems: what was skipped or failed, reported on stderr and in --json ---------------------
+
+
+class Problems:
+    """Items a command skipped or could not do: each is named on stderr and in ``--json``, and
+    the exit code is 3 (partial) when there are any. With ``strict`` the first one is an error.
+    """
+
+    def __init__(self, *, strict: bool = False) -> None:
+        self.strict = strict
+        self.items: list[dict[str, Any]] = []
+
+    def add(self, kind: str, message: str, **where: Any) -> None:
+        """Record one problem (``kind``: skipped, failed, unscored, unlabelled, ...)."""
+        if self.strict:
+            raise ProblemError(message, hint="without --strict, swerm skips it and exits 3")
+        self.items.append({"kind": kind, "message": message, **where})
+        say(f"swerm: {kind}: {printable(message)}")
+
+    def skipped_input(self, error: Exception) -> None:
+        """The ``on_error`` callback of the readers: a file or record that cannot be read."""
+        fields = {k: getattr(error, k, None) for k in ("path", "line", "record", "field")}
+        self.add("skipped", str(error), **{k: v for k, v in fields.items() if v is not None})
+
+    def exit_code(self, *, done: int = 1, what: str = "done") -> int:
+        """0 when nothing went wrong; 3 (partial) with problems; 1 when nothing was done (said
+        on stderr as an error: ``nothing was <what>``)."""
+        if not self.items:
+            return 0
+        if done:
+            return 3
+        click.echo(f"swerm: error: nothing was {what}: every item was skipped or failed", err=True)
+        return 1
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return list(self.items)
+
+
+class ProblemError(SwermError):
+    """``--strict`` turned a skipped or failed item into an error."""
+
+
+def strict_option(func: F) -> F:
+    return click.option(
+        "--strict",
+        is_flag=True,
+        help="Fail on the first file, record or item that would be skipped (default: skip it, "
+        "name it, exit 3).",
+    )(func)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with terminal control characters shown as escapes (``\\x1b``), so ids and agent
+    text cannot clear the screen, set the window title or write to the clipboard."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)

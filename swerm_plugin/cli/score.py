@@ -2,47 +2,52 @@
 
 One JSON line per trajectory (:func:`swerm_plugin.scores.score_record`). With ``-o`` lines are
 appended as each chunk finishes, and trajectories whose ``content_hash`` is already in the file
-are skipped, so an interrupted run continues where it stopped.
+are skipped, so an interrupted run continues where it stopped. Exit codes: 0 every trajectory
+has a score; 3 some failed (named on stderr and in ``--json``); 1 none could be scored.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from swerm_plugin.cli.options import (
+    Problems,
     config_from,
+    json_option,
     model_options,
     paths_argument,
+    print_json,
+    printable,
     progress_bar,
     say,
     stdout_console,
+    strict_option,
 )
 
 if TYPE_CHECKING:
-    from swerm_plugin.model import Score, Trajectory
+    from swerm_plugin.model import Trajectory
+    from swerm_plugin.scores import ScoreRun
     from swerm_plugin.verifier import Verifier
 
 
-def load_trajectories(paths: Sequence[Path]) -> list[Trajectory]:
-    """Every trajectory in ``paths`` (files or folders), read by the registered readers."""
+def load_trajectories(paths: Sequence[Path], problems: Problems) -> list[Trajectory]:
+    """Every trajectory in ``paths`` (files or folders); unreadable ones go to ``problems``."""
     from swerm_plugin.readers import load
 
-    return [t for path in paths for t in load(path)]
-
-
-def _unique_new(trajectories: Iterable[Trajectory], done: set[str]) -> list[Trajectory]:
-    todo = []
-    for trajectory in trajectories:
-        key = trajectory.content_hash()
-        if key not in done:
-            done.add(key)
-            todo.append(trajectory)
-    return todo
+    found = [t for path in paths for t in load(path, on_error=problems.skipped_input)]
+    missing_issue = sum(1 for t in found if not t.problem_statement.strip())
+    if missing_issue:
+        say(
+            f"swerm: warning: {missing_issue} of {len(found)} trajectories have no problem "
+            "statement (SWE-bench predictions carry none), so the verifier judges the patch "
+            "without the issue; give the dataset with --instances to fill them in"
+        )
+    return found
 
 
 def _explain(verifier: Verifier, trajectories: Sequence[Trajectory]) -> None:
@@ -50,32 +55,52 @@ def _explain(verifier: Verifier, trajectories: Sequence[Trajectory]) -> None:
 
     console = stdout_console()
     for trajectory in trajectories:
-        console.print(Rule(f"{trajectory.instance_id} (attempt {trajectory.attempt})"))
-        click.echo(verifier.render(trajectory).explain())
+        title = f"{trajectory.instance_id} (attempt {trajectory.attempt})"
+        console.print(Rule(printable(title)), markup=False)
+        click.echo(printable(verifier.render(trajectory).explain()))
 
 
-def _summary_table(rows: Sequence[tuple[Trajectory, Score]]) -> Any:
+def _summary_table(rows: Sequence[dict[str, Any]]) -> Any:
     from rich.table import Table
 
     table = Table(title="swerm scores")
-    table.add_column("instance", no_wrap=True)
-    table.add_column("run", no_wrap=True)
+    table.add_column("instance", overflow="fold")
+    table.add_column("run", overflow="fold")
     for name in ("try", "P(YES)", "calibrated", "tokens"):
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("cut", justify="center", no_wrap=True)
-    table.add_column("error")
-    for trajectory, score in rows:
+    table.add_column("error", overflow="fold")
+    for row in rows:
         table.add_row(
-            trajectory.instance_id,
-            trajectory.run_id or "",
-            str(trajectory.attempt),
-            "" if score.raw is None else f"{score.raw:.4f}",
-            "" if score.calibrated is None else f"{score.calibrated:.4f}",
-            "" if score.n_tokens is None else str(score.n_tokens),
-            "yes" if score.truncated else "",
-            score.error or "",
+            printable(row["instance_id"]),
+            printable(row["run_id"] or ""),
+            str(row["attempt"]),
+            "" if row["raw"] is None else f"{row['raw']:.4f}",
+            "" if row["calibrated"] is None else f"{row['calibrated']:.4f}",
+            "" if row["n_tokens"] is None else str(row["n_tokens"]),
+            "yes" if row["truncated"] else "",
+            printable(row["error"] or ""),
         )
     return table
+
+
+def _report(run: ScoreRun, problems: Problems, output: Path | None) -> None:
+    for trajectory, reason in run.failures:
+        problems.add(
+            "failed",
+            f"{trajectory.instance_id} ({trajectory.source_path}): {reason}",
+            instance_id=trajectory.instance_id,
+            source_path=trajectory.source_path,
+            content_hash=trajectory.content_hash(),
+        )
+    summary = f"scored {run.scored}, failed {run.failed}"
+    if output is not None:
+        summary += f", {run.already_done} already in {output}"
+    if run.failed_before:
+        summary += f", {run.failed_before} failed in an earlier run (--retry-errors scores them)"
+    if run.duplicates:
+        summary += f", {run.duplicates} duplicates skipped"
+    say(summary)
 
 
 @click.command("score")
@@ -96,6 +121,11 @@ def _summary_table(rows: Sequence[tuple[Trajectory, Score]]) -> Any:
     help="Append JSON lines here; trajectories already in the file are skipped (resumable).",
 )
 @click.option(
+    "--retry-errors",
+    is_flag=True,
+    help="Score again the trajectories whose earlier attempt in --output failed.",
+)
+@click.option(
     "--explain",
     is_flag=True,
     help="Print each rendered prompt, with truncation markers and token count; score nothing.",
@@ -107,6 +137,8 @@ def _summary_table(rows: Sequence[tuple[Trajectory, Score]]) -> Any:
     show_default=True,
     help="Trajectories scored per round (results are written after each round).",
 )
+@strict_option
+@json_option
 def score_command(
     paths: tuple[Path, ...],
     backend: str | None,
@@ -114,45 +146,63 @@ def score_command(
     template: str | None,
     max_tokens: int | None,
     output: Path | None,
+    retry_errors: bool,
     explain: bool,
     chunk_size: int,
-) -> None:
+    strict: bool,
+    as_json: bool,
+) -> int:
     """Score trajectory files (any supported framework format) with a reward model."""
     from swerm_plugin.plugins.manager import get_hooks
-    from swerm_plugin.scores import ScoresOutput, score_record
+    from swerm_plugin.scores import ScoresOutput, score_into
     from swerm_plugin.verifier import Verifier
 
     config = config_from(backend=backend, model=model, template=template, max_tokens=max_tokens)
     get_hooks(config).check_template(config.template)  # before loading any model
-    trajectories = load_trajectories(paths)
+    problems = Problems(strict=strict)
+    if output is not None:
+        ScoresOutput(output, inputs=paths).check()  # refuse a foreign file before any work
+    trajectories = load_trajectories(paths, problems)
+    records: list[dict[str, Any]] = []
     with Verifier(config) as verifier:
         if explain:
             _explain(verifier, trajectories)
-            return
-        sink = ScoresOutput(output, inputs=paths) if output is not None else None
-        with sink if sink is not None else contextlib.nullcontext():
-            done = set(sink.done) if sink is not None else set()
-            already = len(done)
-            todo = _unique_new(trajectories, done)
-            rows: list[tuple[Trajectory, Score]] = []
-            with progress_bar("scoring", len(todo)) as advance:
-                for trajectory, score in verifier.score_iter(todo, chunk_size=chunk_size):
-                    record = score_record(trajectory, score)
-                    if sink is not None:
-                        sink.write(record)
-                    else:
-                        click.echo(_dumps(record))
-                    rows.append((trajectory, score))
-                    advance(1)
-    failed = sum(1 for _, score in rows if not score.ok)
-    summary = f"scored {len(rows) - failed}, failed {failed}"
-    skipped = len(trajectories) - len(todo)
-    if output is not None:
-        stdout_console().print(_summary_table(rows))
-        summary += f", skipped {skipped} ({already} already in {output})"
-    elif skipped:
-        summary += f", skipped {skipped} duplicates"
-    say(summary)
+            return problems.exit_code(done=len(trajectories), what="read")
+        sink = ScoresOutput(output, inputs=paths, retry_errors=retry_errors) if output else None
+
+        def write(record: dict[str, Any]) -> None:
+            records.append(record)
+            if sink is not None:
+                sink.write(record)
+            elif not as_json:
+                click.echo(_dumps(record))
+
+        with (
+            sink if sink is not None else contextlib.nullcontext(),
+            progress_bar("scoring", len(trajectories)) as advance,
+        ):
+            run = score_into(
+                verifier, trajectories, write, output=sink, chunk_size=chunk_size, advance=advance
+            )
+    _report(run, problems, output)
+    if as_json:
+        print_json(
+            {"summary": _summary(run, output), "records": records, "problems": problems.to_json()}
+        )
+    elif output is not None:
+        stdout_console().print(_summary_table(records))
+    return problems.exit_code(done=run.usable, what="scored")
+
+
+def _summary(run: ScoreRun, output: Path | None) -> dict[str, Any]:
+    return {
+        "scored": run.scored,
+        "failed": run.failed,
+        "already_done": run.already_done,
+        "failed_before": run.failed_before,
+        "duplicates": run.duplicates,
+        "output": None if output is None else str(output),
+    }
 
 
 def _dumps(record: dict[str, Any]) -> str:

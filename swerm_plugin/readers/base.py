@@ -59,16 +59,21 @@ class JsonReader(TrajectoryAdapter):
     def read_source(self, source: JsonSource) -> Iterator[Trajectory]:
         """Yield the trajectories of a probed file this reader accepted."""
 
+    def accepts_source(self, source: JsonSource) -> bool:
+        """Whether a probed file is this format; by default :meth:`accepts` on its content
+        (override to look at the file name too)."""
+        return self.accepts(source.first, lines=source.is_lines)
+
     def sniff(self, path: Path, head: bytes) -> bool:
         try:
             source = probe(path)
         except TrajectoryFormatError:
             return False
-        return self.accepts(source.first, lines=source.is_lines)
+        return self.accepts_source(source)
 
     def read(self, path: Path) -> Iterator[Trajectory]:
         path = Path(path)
         source = probe(path)
-        if not self.accepts(source.first, lines=source.is_lines):
+        if not self.accepts_source(source):
             raise TrajectoryFormatError(path, f"not a {self.name} file", expected=self.description)
         return self.read_source(source)

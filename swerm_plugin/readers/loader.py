@@ -112,7 +112,7 @@ def _detect(path: Path, adapters: Sequence[TrajectoryAdapter]) -> _Detected:
                     source = probe(path)
                 except TrajectoryFormatError as exc:
                     problem = exc
-            if source is not None and adapter.accepts(source.first, lines=source.is_lines):
+            if source is not None and adapter.accepts_source(source):
                 return _Detected(adapter, source)
         elif adapter.sniff(path, head):
             return _Detected(adapter)
@@ -176,9 +176,13 @@ def _drop_copies_by_name(entries: list[_Entry]) -> list[_Entry]:
 def _entries(root: Path, adapters: Sequence[TrajectoryAdapter]) -> list[_Entry]:
     if not root.exists():
         raise TrajectoryFormatError(root, "no such file or folder", expected="an existing path")
-    if not root.is_dir():
-        return [_Entry(root, None)]
-    return _drop_copies_by_name(list(_walk(root, adapters)))
+    if root.is_dir():
+        return _drop_copies_by_name(list(_walk(root, adapters)))
+    if not root.is_file():  # a FIFO or a device: reading it would hang or read nothing
+        raise TrajectoryFormatError(
+            root, "not a regular file (a pipe or a device)", expected="a regular file or a folder"
+        )
+    return [_Entry(root, None)]
 
 
 def _detect_entry(

@@ -66,7 +66,7 @@ def _trajectory(doc: Obj) -> Trajectory:
         conversation.add(message)
 
     raw_status = info.opt_str("exit_status") or conversation.exit_status
-    patch = info.text("submission") or conversation.submission
+    patch = (info.opt_str("submission") or "") or conversation.submission
     fmt = doc.opt_str("trajectory_format") or "mini-swe-agent-1"
     statement = extract_issue(conversation.task)
     metadata: dict[str, Any] = {}
@@ -122,7 +122,7 @@ class _Conversation:
             extra = message.opt_obj("extra")
             if extra is not None:
                 self.exit_status = extra.opt_str("exit_status")
-                self.submission = extra.text("submission")
+                self.submission = extra.opt_str("submission") or ""
             self._open = None
         else:
             raise message.error(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import partial
 from pathlib import PurePosixPath
 from typing import Any, ClassVar
 
@@ -87,9 +88,10 @@ class OpenHandsV0Adapter(JsonReader):
     def read_source(self, source: JsonSource) -> Iterator[Trajectory]:
         for line, value in source.records():
             where = Where(source.path, line=line if source.is_lines else None)
-            trajectory = self._trajectory(value, where)
+            trajectory = source.convert(partial(self._trajectory, value, where))
             del value  # do not hold this record while the next one is parsed
-            yield trajectory
+            if trajectory is not None:
+                yield trajectory
 
     def _trajectory(self, value: Any, where: Where) -> Trajectory:
         events = _V0Events()
@@ -287,7 +289,7 @@ class RecordFields:
         if not instance_id:
             raise record.error("missing required field", "instance_id", "a non-empty string")
         test_result = record.opt_obj("test_result")
-        patch = test_result.text("git_patch") if test_result is not None else ""
+        patch = (test_result.opt_str("git_patch") or "") if test_result is not None else ""
         instance = record.opt_obj("instance")
         statement = instance.text("problem_statement") if instance is not None else ""
         task = record.text("instruction") or events.task

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -93,9 +94,10 @@ class OpenHandsSdkAdapter(JsonReader):
             return
         for line, value in source.records():
             where = Where(source.path, line=line if source.is_lines else None)
-            trajectory = self._trajectory(value, where)
+            trajectory = source.convert(partial(self._trajectory, value, where))
             del value  # do not hold this record while the next one is parsed
-            yield trajectory
+            if trajectory is not None:
+                yield trajectory
 
     def _trajectory(self, value: Any, where: Where) -> Trajectory:
         events = _SdkEvents()

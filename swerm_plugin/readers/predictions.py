@@ -7,6 +7,7 @@ runs' predictions, majority voting, label joins). The parsing is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -20,6 +21,8 @@ from swerm_plugin.readers.swebench import (
     looks_like_predictions,
 )
 
+PREDICTIONS_NAME = re.compile(r"pred", re.IGNORECASE)
+
 
 class SwebenchPredictionsAdapter(JsonReader):
     name: ClassVar[str] = PREDICTIONS_FORMAT
@@ -27,6 +30,13 @@ class SwebenchPredictionsAdapter(JsonReader):
 
     def accepts(self, value: Any, *, lines: bool) -> bool:
         return looks_like_predictions(value, lines=lines)
+
+    def accepts_source(self, source: JsonSource) -> bool:
+        # An empty list or object is a predictions file only by its name ("preds.json" of a run
+        # that has not finished an instance yet); as "x.traj.json" it is a broken trajectory.
+        if source.first in ({}, []) and not PREDICTIONS_NAME.search(source.path.name):
+            return False
+        return super().accepts_source(source)
 
     def read_source(self, source: JsonSource) -> Iterator[Trajectory]:
         for where, prediction in iter_predictions(source):

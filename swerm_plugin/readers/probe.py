@@ -10,9 +10,9 @@ written (the run is alive): it is skipped with a warning.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import orjson
 
@@ -21,6 +21,7 @@ from swerm_plugin.jsonl import BOM, OnBadLine, iter_jsonl, json_problem, loads
 
 #: Bytes read to decide whether a file is text at all.
 HEAD_BYTES = 64 * 1024
+T = TypeVar("T")
 
 
 class JsonSource:
@@ -56,6 +57,17 @@ class JsonSource:
         yield from iter_jsonl(
             self.path, torn_tail="skip", on_bad_line=self.on_bad_line, error=TrajectoryFormatError
         )
+
+    def convert(self, make: Callable[[], T]) -> T | None:
+        """``make()`` for one record; when :attr:`on_bad_line` is set, a record that is not
+        readable is reported there and skipped (``None``), so the good records are kept."""
+        try:
+            return make()
+        except TrajectoryFormatError as exc:
+            if self.on_bad_line is None:
+                raise
+            self.on_bad_line(exc)
+            return None
 
 
 def _error(

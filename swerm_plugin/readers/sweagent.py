@@ -92,7 +92,7 @@ class SweAgentAdapter(JsonReader):
             source="swe-agent/1.x" if replay is not None else "swe-agent/0.x",
             problem_statement=statement,
             steps=[_step(entry) for entry in doc.objects("trajectory", required=True)],
-            patch=info.text("submission"),
+            patch=info.opt_str("submission") or "",
             exit_status=normalise_exit_status(raw_status),
             exit_status_raw=raw_status,
             attempt=attempt,

@@ -9,6 +9,7 @@ trajectory cannot declare itself resolved.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -88,23 +89,28 @@ def looks_like_predictions(value: Any, *, lines: bool) -> bool:
     return False
 
 
-def iter_predictions(source: JsonSource) -> Iterator[tuple[Where, Prediction]]:
-    """Each prediction of a probed predictions file, with where it was found."""
+def _prediction_items(source: JsonSource) -> Iterator[tuple[Where, Any, str | None]]:
+    """(where, raw record, key) for each prediction, before any checking."""
     for line, value in source.records():
         if source.is_lines:
-            where = Where(source.path, line=line)
-            yield where, _prediction(value, where, key=None)
+            yield Where(source.path, line=line), value, None
         elif isinstance(value, list):
             for i, item in enumerate(value):
-                where = Where(source.path, record=i)
-                yield where, _prediction(item, where, key=None)
+                yield Where(source.path, record=i), item, None
         elif isinstance(value, dict) and not is_prediction(value):
             for key, item in value.items():
-                where = Where(source.path, record=key)
-                yield where, _prediction(item, where, key=key)
+                yield Where(source.path, record=key), item, key
         else:
-            where = Where(source.path)
-            yield where, _prediction(value, where, key=None)
+            yield Where(source.path), value, None
+
+
+def iter_predictions(source: JsonSource) -> Iterator[tuple[Where, Prediction]]:
+    """Each prediction of a probed predictions file, with where it was found; with
+    ``source.on_bad_line`` set, a bad record is reported there and the rest are read."""
+    for where, value, key in _prediction_items(source):
+        prediction = source.convert(partial(_prediction, value, where, key=key))
+        if prediction is not None:
+            yield where, prediction
 
 
 def _prediction(value: Any, where: Where, *, key: str | None) -> Prediction:
@@ -116,6 +122,8 @@ def _prediction(value: Any, where: Where, *, key: str | None) -> Prediction:
         raise record.error(
             f"instance id {instance_id!r} differs from its key {key!r}", "instance_id", repr(key)
         )
+    if "model_patch" not in record.data:  # null is the harness's empty patch; absent is an error
+        raise record.error("missing required field", "model_patch", "the patch (a string or null)")
     return Prediction(
         instance_id=instance_id,
         model_name_or_path=record.opt_str("model_name_or_path"),

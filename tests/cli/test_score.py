@@ -108,7 +108,7 @@ def test_an_interrupted_run_resumes_without_rescoring(
     records = read_lines(out)
     assert records[0] == first[0]  # kept, not rescored
     assert sorted(r["instance_id"] for r in records[1:]) == ["calc__calc-1", "calc__calc-2"]
-    assert "skipped 1" in result.output
+    assert "scored 2, failed 0, 1 already in" in result.output
     again = invoke("score", str(runs), "--model", str(tiny_model_dir), "-o", str(out))
     assert read_lines(out) == records and "scored 0" in again.output
 
@@ -166,9 +166,10 @@ def test_an_unreadable_file_is_one_clear_error(
     bad = tmp_path / "notes.traj.json"
     bad.write_text("{ this is not json")
     status = main(["score", str(bad), "--model", str(tiny_model_dir)])
-    assert status == 1
+    assert status == 1  # nothing usable: the only input was skipped
     err = capsys.readouterr().err
-    assert err.startswith("swerm: error: ") and "notes.traj.json" in err
+    assert err.startswith("swerm: skipped: ") and "notes.traj.json, line 1: invalid JSON" in err
+    assert "swerm: error: nothing was scored" in err
 
 
 def test_a_missing_model_is_one_clear_error(
