@@ -72,6 +72,9 @@ class PolicyConfig(_Section):
         "flag", description="abstain with an empty patch, or keep the patch and flag it"
     )
     retry_mode: Literal["refine", "resample"] = "refine"
+    allow_unscored: bool = Field(
+        False, description="offline: accept a chosen candidate that has no score (else reject)"
+    )
     consensus: Literal["off", "tiebreak", "hybrid"] = Field(
         "tiebreak", description="patch agreement among candidates: ignore, break ties, or mix in"
     )

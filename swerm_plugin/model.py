@@ -140,6 +140,9 @@ class Decision(_Model):
     reason: str
     threshold: float | None = None
     score: float | None = None
+    score_kind: ScoreKind | None = Field(
+        default=None, description="what 'score' was: a P(YES) or a vote share"
+    )
     feedback: str | None = Field(default=None, description="message for the agent on retry")
 
 

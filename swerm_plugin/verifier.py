@@ -62,6 +62,22 @@ def create_backend(config: SwermConfig, hooks: Hooks | None = None) -> RewardBac
     return cls(config)
 
 
+def calibrate_score(hooks: Hooks, trajectory: Trajectory, score: Score) -> Score:
+    """``score`` with ``calibrated`` from the configured calibrator (``swerm_calibrate``) and
+    ``calibrator`` naming it (``"none"``: then ``calibrated`` equals ``raw``). Scores read back
+    from files go through here too, so the configured calibrator always applies."""
+    if not score.ok:
+        return score
+    try:
+        calibrated = hooks.calibrate(trajectory, score)
+    except Exception as exc:
+        return score.model_copy(
+            update={"error": f"calibration failed: {type(exc).__name__}: {exc}"}
+        )
+    name = hooks.config.calibrator or NO_CALIBRATOR
+    return score.model_copy(update={"calibrated": calibrated, "calibrator": name})
+
+
 class Verifier:
     """Scores trajectories with one backend. Use as a context manager, or call :meth:`close`.
 
@@ -196,17 +212,7 @@ class Verifier:
         )
 
     def _calibrate(self, trajectory: Trajectory, score: Score) -> Score:
-        if not score.ok:
-            return score
-        try:
-            calibrated = self.hooks.calibrate(trajectory, score)
-        except Exception as exc:
-            return score.model_copy(
-                update={"error": f"calibration failed: {type(exc).__name__}: {exc}"}
-            )
-        return score.model_copy(
-            update={"calibrated": calibrated, "calibrator": self.config.calibrator or NO_CALIBRATOR}
-        )
+        return calibrate_score(self.hooks, trajectory, score)
 
     def _render_error(self, message: str) -> Score:
         """The score of a trajectory that never became a prompt."""

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from swerm_plugin.calibration.calibrators import BUILTIN_CALIBRATORS, Calibrator
 from swerm_plugin.calibration.store import load_calibrator
 from swerm_plugin.config import SwermConfig
+from swerm_plugin.errors import CalibrationError
 from swerm_plugin.model import Score
 from swerm_plugin.plugins.hookspecs import hookimpl
 
@@ -25,4 +26,11 @@ def swerm_calibrate(score: Score, config: SwermConfig) -> float | None:
         return None
     if config.calibrator is None:
         return score.raw
-    return float(load_calibrator(config.calibrator).transform([score.raw])[0])
+    calibrator = load_calibrator(config.calibrator)
+    fitted_kind = calibrator.fitted_on_.get("score_kind")
+    if fitted_kind is not None and fitted_kind != score.kind:
+        raise CalibrationError(
+            f"calibrator {config.calibrator} was fitted on {fitted_kind} scores, not on "
+            f"{score.kind} scores; fit one on these scores with `swerm calibrate`"
+        )
+    return float(calibrator.transform([score.raw])[0])

@@ -60,10 +60,19 @@ class Calibrator(ABC):
         """The constructor parameters (what ``type(self)(**params)`` rebuilds)."""
         return {}
 
-    def fit(self, scores: ArrayLike, labels: ArrayLike, *, source: str | None = None) -> Self:
+    def fit(
+        self,
+        scores: ArrayLike,
+        labels: ArrayLike,
+        *,
+        source: str | None = None,
+        score_kind: str | None = None,
+    ) -> Self:
         """Learn the map from raw ``scores`` to calibrated probabilities of ``labels``.
 
         :param source: a free-text note of where the data came from, kept in the file.
+        :param score_kind: what the scores are (``p_yes``, ``vote_share``); kept in the file so
+            the calibrator is never applied to another kind of score.
         """
         p, y = scores_and_labels(scores, labels, both_classes=True)
         self._fit(p, y)
@@ -78,6 +87,7 @@ class Calibrator(ABC):
             "log_loss_after": _log_loss(after, y),
             "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "source": source,
+            "score_kind": score_kind,
         }
         return self
 
@@ -296,8 +306,15 @@ class AutoCalibrator(Calibrator):
             raise NotFittedError("AutoCalibrator is not fitted; nothing to save")
         return self.calibrator_.to_dict()
 
-    def fit(self, scores: ArrayLike, labels: ArrayLike, *, source: str | None = None) -> Self:
-        super().fit(scores, labels, source=source)
+    def fit(
+        self,
+        scores: ArrayLike,
+        labels: ArrayLike,
+        *,
+        source: str | None = None,
+        score_kind: str | None = None,
+    ) -> Self:
+        super().fit(scores, labels, source=source, score_kind=score_kind)
         self.fitted_on_["selected_by"] = {
             "criterion": f"mean log-loss over {self.cv}-fold cross-validation",
             "cv_log_loss": dict(self.cv_log_loss_),

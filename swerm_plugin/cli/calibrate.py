@@ -8,13 +8,19 @@ from typing import Any
 import click
 
 from swerm_plugin.cli.options import (
+    Problems,
     config_from,
+    json_option,
     labels_option,
+    print_json,
     progress_bar,
     runs_argument,
     say,
     scoring_options,
+    strict_option,
 )
+from swerm_plugin.errors import CalibrationError
+from swerm_plugin.model import Score
 
 
 class CalibrationMethod(click.ParamType):
@@ -63,6 +69,8 @@ class CalibrationMethod(click.ParamType):
     show_default=True,
     help="Allowed failure probability of the precision guarantee.",
 )
+@strict_option
+@json_option
 def calibrate_command(
     runs: tuple[Path, ...],
     labels: tuple[Path, ...],
@@ -73,7 +81,9 @@ def calibrate_command(
     output: Path,
     target_precision: float | None,
     delta: float,
-) -> None:
+    strict: bool,
+    as_json: bool,
+) -> int:
     """Fit a calibrator on labelled, scored RUNS (and optionally a guaranteed threshold)."""
     from swerm_plugin.calibration import (
         expected_calibration_error,
@@ -84,26 +94,57 @@ def calibrate_command(
     from swerm_plugin.evaluation.evaluate import scored_arrays
 
     config = config_from(model=model, backend=backend)
+    problems = Problems(strict=strict)
     loaded = load_candidates(
-        runs, config, labels=labels, score_files=score_files, progress=progress_bar
+        runs,
+        config,
+        labels=labels,
+        score_files=score_files,
+        progress=progress_bar,
+        on_error=problems.skipped_input,
+        on_problem=problems.add,
     )
+    problems.unscored(loaded)
     raw, resolved, unscored = scored_arrays(loaded.groups, loaded.scores)
     source = f"{len(runs)} runs ({', '.join(r.run_id for r in loaded.runs)}), {loaded.scorer}"
-    calibrator = make_calibrator(method).fit(raw, resolved, source=source)
+    calibrator = make_calibrator(method).fit(
+        raw, resolved, source=source, score_kind=_score_kind(loaded.scores)
+    )
     calibrator.save(output)
     calibrated = calibrator.transform(raw)
-    chosen = getattr(calibrator, "method_", calibrator.method)
+    result: dict[str, Any] = {
+        "method": getattr(calibrator, "method_", calibrator.method),
+        "n": int(raw.size),
+        "unscored": unscored,
+        "ece_before": expected_calibration_error(raw, resolved),
+        "ece_after": expected_calibration_error(calibrated, resolved),
+        "output": str(output),
+    }
     say(
-        f"{chosen} calibrator fitted on {raw.size} candidates ({unscored} unscored skipped): "
-        f"ECE {expected_calibration_error(raw, resolved):.3f} → "
-        f"{expected_calibration_error(calibrated, resolved):.3f} (on the fitting data) "
-        f"→ {output}"
+        f"{result['method']} calibrator fitted on {raw.size} candidates ({unscored} unscored "
+        f"skipped): ECE {result['ece_before']:.3f} → {result['ece_after']:.3f} (on the fitting "
+        f"data) → {output}"
     )
     if target_precision is not None:
         found = precision_threshold(calibrated, resolved, target=target_precision, delta=delta)
+        result["threshold"] = found.as_dict()
         say(
             f"threshold {found.threshold:.2f}: precision ≥ {target_precision:.0%} with "
             f"confidence {1 - delta:.0%} (lower bound {found.lower_bound:.1%}, observed "
             f"{found.precision:.1%}, accepts {found.coverage:.1%} of candidates); set "
             f"policy.threshold = {found.threshold:.2f}"
         )
+    if as_json:
+        print_json({**result, "problems": problems.to_json()})
+    return problems.exit_code()
+
+
+def _score_kind(scores: list[list[Score | None]]) -> str:
+    """The one kind of score the calibrator is fitted on (a mix cannot be calibrated together)."""
+    kinds = {s.kind for row in scores for s in row if s is not None and s.ok}
+    if len(kinds) > 1:
+        raise CalibrationError(
+            f"the candidates' scores are of several kinds ({', '.join(sorted(kinds))}); "
+            "calibrate model scores and vote shares separately"
+        )
+    return kinds.pop() if kinds else "p_yes"

@@ -10,6 +10,7 @@ import click
 
 from swerm_plugin.cli.options import (
     EXISTING,
+    Problems,
     config_from,
     json_option,
     labels_option,
@@ -18,6 +19,7 @@ from swerm_plugin.cli.options import (
     runs_argument,
     scoring_options,
     stdout_console,
+    strict_option,
 )
 
 if TYPE_CHECKING:
@@ -27,6 +29,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def evaluate_runs(
+    problems: Problems,
     runs: tuple[Path, ...],
     labels: tuple[Path, ...],
     score_files: tuple[Path, ...],
@@ -45,8 +48,15 @@ def evaluate_runs(
 
     config = config_from(model=model, backend=backend)
     loaded = load_candidates(
-        runs, config, labels=labels, score_files=score_files, progress=progress_bar
+        runs,
+        config,
+        labels=labels,
+        score_files=score_files,
+        progress=progress_bar,
+        on_error=problems.skipped_input,
+        on_problem=problems.add,
     )
+    problems.unscored(loaded)
     fitted = load_calibrator(calibrator) if calibrator is not None else None
     try:
         return evaluate_candidates(
@@ -106,14 +116,17 @@ def print_report(report: EvalReport) -> None:
 
 @click.command("eval")
 @eval_options
+@strict_option
 @json_option
-def eval_command(as_json: bool, **options: Any) -> None:
+def eval_command(as_json: bool, strict: bool, **options: Any) -> int:
     """Best@k (k = 1..N), pass@k, random pick, consensus, and calibration of RUNS' scores."""
-    report = evaluate_runs(**options)
+    problems = Problems(strict=strict)
+    report = evaluate_runs(problems, **options)
     if as_json:
-        print_json(report.to_json())
+        print_json({**report.to_json(), "problems": problems.to_json()})
     else:
         print_report(report)
+    return problems.exit_code()
 
 
 @click.command("report")
@@ -125,9 +138,12 @@ def eval_command(as_json: bool, **options: Any) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for reliability.png, best_at_k.png, summary.md and eval.json.",
 )
-def report_command(output: Path, **options: Any) -> None:
+@strict_option
+def report_command(output: Path, strict: bool, **options: Any) -> int:
     """Write a reliability diagram, a best@k plot and a Markdown summary for RUNS."""
     from swerm_plugin.evaluation.report import write_report
 
-    for path in write_report(evaluate_runs(**options), output):
+    problems = Problems(strict=strict)
+    for path in write_report(evaluate_runs(problems, **options), output):
         click.echo(str(path))
+    return problems.exit_code()

@@ -74,7 +74,7 @@ def inspect_command(
     Formats are detected from the content: OpenHands (V0 and SDK), SWE-agent, mini-swe-agent
     and SWE-bench predictions.
     """
-    from swerm_plugin.readers.swebench import read_resolved
+    from swerm_plugin.readers.reports import read_resolved
 
     labels: dict[str, bool] = {}
     for label_file in label_files:

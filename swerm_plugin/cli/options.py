@@ -15,7 +15,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import orjson
@@ -23,6 +23,9 @@ from rich.console import Console
 
 from swerm_plugin.config import SwermConfig, load_config
 from swerm_plugin.errors import SwermError
+
+if TYPE_CHECKING:
+    from swerm_plugin.decisions.runs import Candidates
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -184,6 +187,18 @@ class Problems:
         """The ``on_error`` callback of the readers: a file or record that cannot be read."""
         fields = {k: getattr(error, k, None) for k in ("path", "line", "record", "field")}
         self.add("skipped", str(error), **{k: v for k, v in fields.items() if v is not None})
+
+    def unscored(self, candidates: Candidates) -> None:
+        """Name every candidate that has a patch but no score."""
+        for trajectory in candidates.unscored():
+            self.add(
+                "unscored",
+                f"{trajectory.instance_id} ({trajectory.run_id}) has no score: it is not in the "
+                "--scores files and no model scored it",
+                instance_id=trajectory.instance_id,
+                run_id=trajectory.run_id,
+                content_hash=trajectory.content_hash(),
+            )
 
     def exit_code(self, *, done: int = 1, what: str = "done") -> int:
         """0 when nothing went wrong; 3 (partial) with problems; 1 when nothing was done (said

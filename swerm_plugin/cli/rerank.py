@@ -6,7 +6,17 @@ from pathlib import Path
 
 import click
 
-from swerm_plugin.cli.options import config_from, progress_bar, runs_argument, say, scoring_options
+from swerm_plugin.cli.options import (
+    Problems,
+    config_from,
+    json_option,
+    print_json,
+    progress_bar,
+    runs_argument,
+    say,
+    scoring_options,
+    strict_option,
+)
 
 
 @click.command("rerank")
@@ -41,6 +51,8 @@ from swerm_plugin.cli.options import config_from, progress_bar, runs_argument, s
     show_default=True,
     help="model_name_or_path written into the predictions.",
 )
+@strict_option
+@json_option
 def rerank_command(
     runs: tuple[Path, ...],
     output: Path,
@@ -52,7 +64,9 @@ def rerank_command(
     on_reject: str | None,
     consensus: str | None,
     model_name: str,
-) -> None:
+    strict: bool,
+    as_json: bool,
+) -> int:
     """Pick the best candidate per task across RUNS and write harness-ready predictions.
 
     Model scores are cached next to the decisions log as they are computed, so an interrupted
@@ -66,18 +80,38 @@ def rerank_command(
     config = config_from(
         model=model, backend=backend, policy={k: v for k, v in policy.items() if v is not None}
     )
+    problems = Problems(strict=strict)
     decisions = decisions or output.with_name(output.name + ".decisions.jsonl")
     cache = decisions.with_name(decisions.name + ".scores.jsonl")
     loaded = load_candidates(
-        runs, config, score_files=score_files, cache=cache, progress=progress_bar
+        runs,
+        config,
+        score_files=score_files,
+        cache=cache,
+        progress=progress_bar,
+        on_error=problems.skipped_input,
     )
+    problems.unscored(loaded)
     hooks = get_hooks(config)
     tasks = [rerank_group(g, s, hooks) for g, s in zip(loaded.groups, loaded.scores, strict=True)]
     write_outputs(tasks, predictions=output, decisions=decisions, model_name=model_name)
-    actions = {a: sum(t.decision.action == a for t in tasks) for a in ("accept", "reject")}
-    abstained = sum(not t.patch.strip() for t in tasks)
+    summary = {
+        "tasks": len(tasks),
+        "runs": len(loaded.runs),
+        "scorer": loaded.scorer,
+        "accepted": sum(t.decision.action == "accept" for t in tasks),
+        "rejected": sum(t.decision.action == "reject" for t in tasks),
+        "empty_patches_submitted": sum(not t.patch.strip() for t in tasks),
+        "predictions": str(output),
+        "decisions": str(decisions),
+    }
     say(
-        f"{len(tasks)} tasks from {len(runs)} runs scored by {loaded.scorer}: "
-        f"{actions['accept']} accepted, {actions['reject']} rejected ({abstained} empty "
-        f"patches submitted) → {output}, log {decisions}"
+        f"{len(tasks)} tasks from {len(loaded.runs)} runs scored by {loaded.scorer}: "
+        f"{summary['accepted']} accepted, {summary['rejected']} rejected "
+        f"({summary['empty_patches_submitted']} empty patches submitted) → {output}, "
+        f"log {decisions}"
     )
+    if as_json:
+        print_json({"summary": summary, "problems": problems.to_json()})
+    scored = sum(t.decision.score is not None for t in tasks)
+    return problems.exit_code(done=scored, what="scored")

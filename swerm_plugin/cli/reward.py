@@ -8,12 +8,16 @@ from typing import cast
 import click
 
 from swerm_plugin.cli.options import (
+    Problems,
     config_from,
+    json_option,
     labels_option,
+    print_json,
     progress_bar,
     runs_argument,
     say,
     scoring_options,
+    strict_option,
 )
 
 
@@ -35,6 +39,8 @@ from swerm_plugin.cli.options import (
     type=click.Path(dir_okay=False, path_type=Path),
     help="Rewards file to write (JSON Lines, one per trajectory).",
 )
+@strict_option
+@json_option
 def reward_command(
     runs: tuple[Path, ...],
     labels: tuple[Path, ...],
@@ -43,7 +49,9 @@ def reward_command(
     backend: str | None,
     mode: str,
     output: Path,
-) -> None:
+    strict: bool,
+    as_json: bool,
+) -> int:
     """Export an RL reward per trajectory of RUNS."""
     from swerm_plugin.decisions.rewards import RewardMode, reward_records
     from swerm_plugin.decisions.runs import load_candidates
@@ -52,9 +60,19 @@ def reward_command(
     if mode == "hybrid" and not labels:
         raise click.UsageError("--mode hybrid needs --labels (test results); or use --mode score")
     config = config_from(model=model, backend=backend)
+    problems = Problems(strict=strict)
     loaded = load_candidates(
-        runs, config, labels=labels, score_files=score_files, progress=progress_bar
+        runs,
+        config,
+        labels=labels,
+        score_files=score_files,
+        progress=progress_bar,
+        on_error=problems.skipped_input,
+        on_problem=problems.add,
     )
     records = reward_records(loaded.groups, loaded.scores, mode=cast(RewardMode, mode))
     atomic_write_jsonl(output, records)
     say(f"{len(records)} rewards ({mode}, scores from {loaded.scorer}) → {output}")
+    if as_json:
+        print_json({"rewards": records, "output": str(output), "problems": problems.to_json()})
+    return problems.exit_code()

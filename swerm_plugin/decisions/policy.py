@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from swerm_plugin.config import SwermConfig
 from swerm_plugin.errors import VerifierError
-from swerm_plugin.model import Decision, Score, Trajectory
+from swerm_plugin.model import Decision, Score, ScoreKind, Trajectory
 
 
 def retry_feedback(
@@ -93,22 +93,56 @@ def submission_patch(trajectory: Trajectory, decision: Decision, config: SwermCo
 
 
 def decide(trajectory: Trajectory, score: Score, attempt: int, config: SwermConfig) -> Decision:
-    """The default policy's decision for one scored attempt (see the module docs)."""
-    policy = config.policy
-    threshold = policy.threshold
+    """The default policy's decision for one scored attempt (see the module docs).
+
+    A probability threshold applies to probabilities only: a vote share (consensus, the no-model
+    selector) ranks candidates but is not P(resolved), so a candidate scored that way is
+    accepted as the pick unless a calibrator has turned its share into a probability.
+    """
     if not score.ok and trajectory.has_patch:  # an empty patch needs no verdict to be refused
-        if config.on_error == "raise":
-            raise VerifierError(f"{trajectory.instance_id}: scoring failed: {score.error}")
-        return Decision(
-            action=config.on_error,
-            reason=f"verifier error, on_error={config.on_error}: {score.error}",
-            threshold=threshold,
-        )
+        return _on_error(trajectory, score, config)
+    threshold = config.policy.threshold
     p = score.probability
+    kind = score.kind if score.ok else None
+    if trajectory.has_patch and score.ok and not score.is_probability:
+        return Decision(
+            action="accept",
+            reason=f"{score.kind} {p:.3f} picks the candidate; a probability threshold does not "
+            "apply to vote shares (calibrate them with `swerm calibrate` to use one)",
+            score=p,
+            score_kind=kind,
+        )
     if p is not None and p >= threshold and trajectory.has_patch:
         return Decision(
-            action="accept", reason=f"p={p:.3f} >= {threshold}", threshold=threshold, score=p
+            action="accept",
+            reason=f"p={p:.3f} >= {threshold}",
+            threshold=threshold,
+            score=p,
+            score_kind=kind,
         )
+    return _not_good_enough(trajectory, p, kind, attempt, config)
+
+
+def _on_error(trajectory: Trajectory, score: Score, config: SwermConfig) -> Decision:
+    if config.on_error == "raise":
+        raise VerifierError(f"{trajectory.instance_id}: scoring failed: {score.error}")
+    return Decision(
+        action=config.on_error,
+        reason=f"verifier error, on_error={config.on_error}: {score.error}",
+        threshold=config.policy.threshold,
+    )
+
+
+def _not_good_enough(
+    trajectory: Trajectory,
+    p: float | None,
+    kind: ScoreKind | None,
+    attempt: int,
+    config: SwermConfig,
+) -> Decision:
+    """Retry while attempts and budget allow, else reject (abstain or flag)."""
+    policy = config.policy
+    threshold = policy.threshold
     why = "empty patch" if not trajectory.has_patch else f"p={p:.3f} < {threshold}"
     plan = plan_retry(
         attempt=attempt,
@@ -117,23 +151,14 @@ def decide(trajectory: Trajectory, score: Score, attempt: int, config: SwermConf
         budget=policy.cost_budget,
         last_cost=trajectory.cost,
     )
+    common = {"threshold": threshold, "score": p, "score_kind": kind}
     if plan.retry:
         feedback = None
         if policy.retry_mode == "refine":
             feedback = retry_feedback(
                 p, threshold, trajectory.has_patch, attempts_left=policy.max_attempts - attempt - 1
             )
-        return Decision(
-            action="retry",
-            reason=f"{why}; {plan.reason}, {policy.retry_mode}",
-            threshold=threshold,
-            score=p,
-            feedback=feedback,
-        )
+        reason = f"{why}; {plan.reason}, {policy.retry_mode}"
+        return Decision(action="retry", reason=reason, feedback=feedback, **common)
     outcome = "abstain with an empty patch" if policy.on_reject == "empty_patch" else "flagged"
-    return Decision(
-        action="reject",
-        reason=f"{why}; {plan.reason}; {outcome}",
-        threshold=threshold,
-        score=p,
-    )
+    return Decision(action="reject", reason=f"{why}; {plan.reason}; {outcome}", **common)

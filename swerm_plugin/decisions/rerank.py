@@ -42,18 +42,28 @@ def rerank_group(group: CandidateGroup, scores: list[Score | None], hooks: Hooks
     """Rank with ``swerm_select``, then decide on the top candidate with ``swerm_decide``.
 
     Offline there is no agent to send back, so the decision is taken as on the last allowed
-    attempt: accept or reject, never retry.
+    attempt: accept or reject, never retry. A top candidate without a score is rejected (the
+    reason says so) unless ``policy.allow_unscored`` accepts it: no score, no verdict.
     """
     ranking = hooks.select(group, scores)
     best = group.candidates[ranking[0]]
-    score = scores[ranking[0]] or Score(error=NOT_SCORED)
-    decision = hooks.decide(best, score, attempt=hooks.config.policy.max_attempts)
+    score = scores[ranking[0]]
+    config = hooks.config
+    if score is None and best.has_patch:
+        allowed = config.policy.allow_unscored
+        decision = Decision(
+            action="accept" if allowed else "reject",
+            reason=f"{NOT_SCORED}; "
+            + ("accepted: policy.allow_unscored" if allowed else "rejected: no score, no verdict"),
+        )
+    else:
+        decision = hooks.decide(best, score or Score(), attempt=config.policy.max_attempts)
     return TaskDecision(
         group=group,
         scores=scores,
         ranking=ranking,
         decision=decision,
-        patch=submission_patch(best, decision, hooks.config),
+        patch=submission_patch(best, decision, config),
     )
 
 

@@ -7,6 +7,7 @@ framework's output folder or file, or a plain SWE-bench predictions file.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -19,6 +20,11 @@ from swerm_plugin.model import CandidateGroup, Score, Trajectory
 
 if TYPE_CHECKING:
     from swerm_plugin.backends.base import GroupScorer
+    from swerm_plugin.decisions.labels import OnProblem
+    from swerm_plugin.readers.loader import OnError
+    from swerm_plugin.scores import ScoresOutput
+
+log = logging.getLogger("swerm.decisions")
 
 #: Advances a progress bar by a number of tasks.
 Progress = Callable[[int], None]
@@ -36,25 +42,45 @@ class Run:
     trajectories: list[Trajectory] = field(default_factory=list)
 
 
-def load_runs(paths: Sequence[Path]) -> list[Run]:
+def load_runs(paths: Sequence[Path], *, on_error: OnError | None = None) -> list[Run]:
     """Read every run. Each trajectory's ``run_id`` is the run's own (made unique by suffixing
-    ``#2``, ``#3``… when two runs would otherwise share one), so runs never mix."""
+    ``#2``, ``#3``… when two runs would otherwise share one), so runs never mix.
+
+    A path that holds several runs (its trajectories name several run folders and repeat
+    instance ids, e.g. ``all_runs/<run>/<iid>/<iid>.traj``) becomes one run per folder, in
+    name order: read as one run, its candidates would share one run's labels.
+    """
     from swerm_plugin.readers import load
 
     runs: list[Run] = []
     seen: dict[str, int] = {}
-    for index, path in enumerate(paths):
-        trajectories = list(load(path))
+    for path in paths:
+        trajectories = list(load(path, on_error=on_error))
         if not trajectories:
             raise CandidatesError(f"{path}: no trajectories or predictions in this run")
-        names = sorted({t.run_id for t in trajectories if t.run_id})
-        base = names[0] if len(names) == 1 else path.stem or str(path)
-        seen[base] = seen.get(base, 0) + 1
-        run_id = base if seen[base] == 1 else f"{base}#{seen[base]}"
-        for trajectory in trajectories:
-            trajectory.run_id = run_id
-        runs.append(Run(index=index, path=path, run_id=run_id, trajectories=trajectories))
+        for base, members in _split_runs(path, trajectories):
+            seen[base] = seen.get(base, 0) + 1
+            run_id = base if seen[base] == 1 else f"{base}#{seen[base]}"
+            for trajectory in members:
+                trajectory.run_id = run_id
+            runs.append(Run(index=len(runs), path=path, run_id=run_id, trajectories=members))
     return runs
+
+
+def _split_runs(path: Path, trajectories: list[Trajectory]) -> list[tuple[str, list[Trajectory]]]:
+    by_run: dict[str, list[Trajectory]] = {}
+    for trajectory in trajectories:
+        by_run.setdefault(trajectory.run_id or "", []).append(trajectory)
+    ids = [t.instance_id for t in trajectories]
+    several = len(by_run) > 1 and len(set(ids)) < len(ids)
+    if not several:
+        names = sorted(name for name in by_run if name)
+        return [(names[0] if len(names) == 1 else path.stem or str(path), trajectories)]
+    log.warning(
+        "%s holds %d runs (%s); each is read as a run of its own", path, len(by_run),
+        ", ".join(sorted(by_run)),
+    )  # fmt: skip
+    return [(name or path.stem, by_run[name]) for name in sorted(by_run)]
 
 
 # --- tasks -----------------------------------------------------------------------------------
@@ -112,17 +138,25 @@ def score_groups(
 ) -> list[list[Score | None]]:
     """One score per candidate of every group.
 
-    Scores come from ``known`` (by content hash) first; the rest from ``scorer`` (a reward
-    model, e.g. ``Verifier.score``) when given. With neither, every candidate gets the group
-    scorer's score (vote shares); with ``known`` only, the candidates it lacks stay ``None``
-    (unscored) rather than mixing vote shares into model probabilities. ``on_scored`` sees every
-    newly model-scored candidate (to cache it for resuming).
+    Scores come from ``known`` (by content hash) first, re-calibrated with the configured
+    calibrator (the file's ``calibrated`` value is not trusted as is); the rest from ``scorer``
+    (a reward model, e.g. ``Verifier.score``) when given. With neither, every candidate gets the
+    group scorer's score (vote shares); with ``known`` only, the candidates it lacks stay
+    ``None`` (unscored) rather than mixing vote shares into model probabilities. ``on_scored``
+    sees every newly model-scored candidate (to cache it for resuming).
     """
+    from swerm_plugin.plugins.manager import get_hooks
+    from swerm_plugin.verifier import calibrate_score
+
+    hooks = get_hooks(config)
     known = known or {}
     voter = group_scorer(config) if scorer is None and not known else None
     out: list[list[Score | None]] = []
     for group in groups:
-        scores: list[Score | None] = [known.get(t.content_hash()) for t in group.candidates]
+        scores: list[Score | None] = []
+        for trajectory in group.candidates:
+            found = known.get(trajectory.content_hash())
+            scores.append(None if found is None else calibrate_score(hooks, trajectory, found))
         todo = [i for i, s in enumerate(scores) if s is None]
         if todo and scorer is not None:
             fresh = scorer([group.candidates[i] for i in todo])
@@ -133,7 +167,7 @@ def score_groups(
         elif todo and voter is not None:
             votes = voter.score_group(group)
             for i in todo:
-                scores[i] = votes[i]
+                scores[i] = calibrate_score(hooks, group.candidates[i], votes[i])
         out.append(scores)
         if progress is not None:
             progress(1)
@@ -150,6 +184,15 @@ class Candidates:
     scorer: str
     config: SwermConfig
 
+    def unscored(self) -> list[Trajectory]:
+        """Candidates with a patch but no usable score (not in the scores files, or failed)."""
+        return [
+            trajectory
+            for group, scores in zip(self.groups, self.scores, strict=True)
+            for trajectory, score in zip(group.candidates, scores, strict=True)
+            if trajectory.has_patch and (score is None or not score.ok)
+        ]
+
 
 def load_candidates(
     run_paths: Sequence[Path],
@@ -159,22 +202,26 @@ def load_candidates(
     score_files: Sequence[Path] = (),
     cache: Path | None = None,
     progress: Callable[[str, int], AbstractContextManager[Progress]] | None = None,
+    on_error: OnError | None = None,
+    on_problem: OnProblem | None = None,
 ) -> Candidates:
     """Read the runs, attach labels, and score every candidate.
 
     Scores come from ``score_files`` (and ``cache``) by content hash, then from the configured
     reward model (newly scored candidates are appended to ``cache`` as they come, so an
-    interrupted run resumes), else from the group scorer.
+    interrupted run resumes), else from the group scorer. ``on_error`` receives every file or
+    record that could not be read (without it, the first one raises); ``on_problem`` what the
+    labels leave out.
     """
     from swerm_plugin.decisions.labels import apply_labels
-    from swerm_plugin.scores import read_scores
+    from swerm_plugin.scores import ScoresOutput, read_scores
 
-    runs = load_runs(run_paths)
+    runs = load_runs(run_paths, on_error=on_error)
     if labels:
-        apply_labels(runs, labels)
+        apply_labels(runs, labels, on_problem=on_problem)
     groups = group_by_task(runs)
     known: dict[str, Score] = {}
-    for path in (*score_files, *([cache] if cache is not None and cache.exists() else [])):
+    for path in score_files:
         known.update(read_scores(path))
     if not has_reward_model(config):
         scores = score_groups(groups, config, known=known)
@@ -182,25 +229,27 @@ def load_candidates(
         return Candidates(runs, groups, scores, scorer, config)
     from swerm_plugin.verifier import Verifier
 
+    sink = ScoresOutput(cache, inputs=run_paths) if cache is not None else None
     bar = progress("scoring", len(groups)) if progress is not None else nullcontext(None)
-    with Verifier(config) as verifier, bar as advance:
+    with sink or nullcontext(), Verifier(config) as verifier, bar as advance:
+        if cache is not None and cache.exists():
+            known.update(read_scores(cache))
         scores = score_groups(
             groups,
             config,
             known=known,
             scorer=verifier.score,
-            on_scored=_cache_writer(cache) if cache is not None else None,
+            on_scored=_cache_writer(sink) if sink is not None else None,
             progress=advance,
         )
     return Candidates(runs, groups, scores, config.model or config.backend, config)
 
 
-def _cache_writer(path: Path) -> Callable[[Trajectory, Score], None]:
-    from swerm_plugin.jsonl import append_jsonl
+def _cache_writer(sink: ScoresOutput) -> Callable[[Trajectory, Score], None]:
     from swerm_plugin.scores import score_record
 
     def write(trajectory: Trajectory, score: Score) -> None:
         if score.ok:  # failures are retried on the next run, not cached
-            append_jsonl(path, score_record(trajectory, score))
+            sink.write(score_record(trajectory, score))
 
     return write

@@ -1,8 +1,9 @@
 """Evaluating runs: labelled candidate groups and their scores → an :class:`EvalReport`.
 
 Empty patches are not candidates (they cannot resolve anything and are never picked over a real
-patch); a task left with none is counted in ``n_tasks_without_candidates`` and, unless
-``total_tasks`` is given (then every missing task counts as unresolved), left out.
+patch), nor are candidates without a label (reported when the labels were read); a task left
+with none is counted in ``n_tasks_without_candidates`` and, unless ``total_tasks`` is given (then
+every missing task counts as unresolved), left out.
 """
 
 from __future__ import annotations
@@ -162,13 +163,8 @@ def _collect(
     similarity = hooks.config.policy.consensus_similarity
     tasks = _Tasks()
     for group, group_scores in zip(groups, scores, strict=True):
-        keep = [i for i, t in enumerate(group.candidates) if t.has_patch]
-        missing = [group.candidates[i] for i in keep if group.candidates[i].label is None]
-        if missing:
-            raise ValueError(
-                f"{group.instance_id} ({missing[0].run_id}) has no resolved label; "
-                "pass --labels for every run"
-            )
+        # Unlabelled candidates were reported when the labels were read; they are left out.
+        keep = [i for i, t in enumerate(group.candidates) if t.has_patch and t.label is not None]
         if not keep:
             tasks.without += 1
             continue
@@ -186,7 +182,10 @@ def _collect(
         naive = naive_consensus_scores(patches)
         tasks.naive_hits.append(float(labels[naive == naive.max()].mean()))
     if not tasks.ranked:
-        raise ValueError("no task has a non-empty candidate patch; nothing to evaluate")
+        raise ValueError(
+            "no task has a labelled candidate with a non-empty patch; nothing to evaluate "
+            "(are the --labels files the runs' own?)"
+        )
     return tasks
 
 

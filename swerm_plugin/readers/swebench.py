@@ -1,9 +1,9 @@
-"""SWE-bench harness I/O: predictions in and out, evaluation reports in, labels onto trajectories.
+"""SWE-bench harness I/O: predictions in and out, and labels onto trajectories.
 
 Predictions are ``{instance_id, model_name_or_path, model_patch}`` records in a ``.jsonl`` file,
 a ``.json`` list, or a ``.json`` object keyed by instance id (SWE-agent's and mini-swe-agent's
-``preds.json``). Labels come only from the harness's reports, never from trajectory files: a
-trajectory cannot declare itself resolved.
+``preds.json``). Labels come only from the harness's reports (:mod:`.reports`), never from
+trajectory files: a trajectory cannot declare itself resolved.
 """
 
 from __future__ import annotations
@@ -18,36 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from swerm_plugin.errors import PredictionsWriteError, TrajectoryFormatError
 from swerm_plugin.jsonl import atomic_write_json, atomic_write_jsonl
 from swerm_plugin.model import Trajectory
-from swerm_plugin.readers.fields import Obj, Where, wrong_type
+from swerm_plugin.readers.fields import Obj, Where
 from swerm_plugin.readers.probe import JsonSource, probe
 
 PREDICTIONS_EXPECTED = (
     "SWE-bench predictions: JSON Lines or a JSON list of {instance_id, model_name_or_path, "
     "model_patch}, or a JSON object keyed by instance id"
 )
-REPORT_EXPECTED = (
-    "a SWE-bench run report (resolved_ids, completed_ids, ...), a list or object of resolved "
-    "ids, {instance_id: true|false}, per-instance report.json data, OpenHands "
-    "output.swebench_eval.jsonl, or a folder of report.json"
-)
-# Run-report lists whose members were evaluated; a member is resolved iff it is listed as such.
-_EVALUATED_KEYS = (
-    "completed_ids",
-    "unresolved_ids",
-    "error_ids",
-    "empty_patch_ids",
-    # the pre-Docker harness's final report
-    "unresolved",
-    "applied",
-    "no_apply",
-    "generated",
-    "with_logs",
-    "test_errored",
-    "test_timeout",
-    "install_fail",
-    "reset_failed",
-)
-_RESOLVED_KEYS = ("resolved_ids", "resolved")
 
 
 class Prediction(BaseModel):
@@ -172,125 +149,6 @@ def write_predictions(
             f"{target}: unknown predictions suffix {target.suffix!r}; use .jsonl or .json"
         )
     return target
-
-
-# --- labels ----------------------------------------------------------------------------------
-
-
-def read_resolved(path: str | Path, *, submitted: Iterable[str] | None = None) -> dict[str, bool]:
-    """Resolved labels by instance id from a SWE-bench report, or a folder of ``report.json``.
-
-    Accepted: the harness's run report (``resolved_ids``, ``completed_ids``, ``error_ids``,
-    ``empty_patch_ids``, ...; an evaluated id not resolved is ``False``), a list of resolved ids
-    or an object with a ``resolved`` list, ``{instance_id: bool}``, per-instance report data
-    ``{instance_id: {"resolved": bool, ...}}``, OpenHands' ``output.swebench_eval.jsonl``
-    (records with ``test_result.report.resolved``), or a folder walked for ``report.json`` files.
-
-    :param submitted: ids the run attempted; those the report does not mark resolved become
-        ``False`` (for reports that only list the resolved ids).
-    :raises TrajectoryFormatError: the file is not a report, or two reports disagree.
-    """
-    root = Path(path)
-    labels = _read_report_folder(root) if root.is_dir() else _read_report_file(root)
-    for instance_id in submitted or ():
-        labels.setdefault(instance_id, False)
-    return labels
-
-
-def _read_report_file(path: Path) -> dict[str, bool]:
-    source = probe(path)
-    if source.is_lines or _is_evaluated_record(source.first):
-        return _evaluated_records(source)
-    _, value = next(source.records())
-    return _labels(value, Where(path))
-
-
-def _is_evaluated_record(value: Any) -> bool:
-    """An OpenHands ``output.swebench_eval.jsonl`` record: ``test_result.report.resolved``."""
-    test_result = value.get("test_result") if isinstance(value, dict) else None
-    return isinstance(test_result, dict) and isinstance(test_result.get("report"), dict)
-
-
-def _evaluated_records(source: JsonSource) -> dict[str, bool]:
-    labels: dict[str, bool] = {}
-    for line, value in source.records():
-        where = Where(source.path, line=line if source.is_lines else None)
-        if not _is_evaluated_record(value):
-            raise where.error(
-                "not an evaluated record", field="test_result.report", expected=REPORT_EXPECTED
-            )
-        record = Obj.of(value, where)
-        report = record.obj("test_result").obj("report")
-        resolved = report.raw("resolved")
-        if not isinstance(resolved, bool):
-            raise wrong_type(where, report.name("resolved"), resolved, "true or false")
-        labels[record.req_str("instance_id")] = resolved
-    return labels
-
-
-def _read_report_folder(root: Path) -> dict[str, bool]:
-    labels: dict[str, bool] = {}
-    origin: dict[str, Path] = {}
-    reports = sorted(p for p in root.rglob("report.json") if p.is_file())
-    if not reports:
-        raise TrajectoryFormatError(
-            root, "no report.json file under this folder", expected=REPORT_EXPECTED
-        )
-    for report in reports:
-        for instance_id, resolved in _read_report_file(report).items():
-            if instance_id in labels and labels[instance_id] != resolved:
-                raise TrajectoryFormatError(
-                    report,
-                    f"{instance_id} is resolved={resolved} here but resolved={labels[instance_id]}"
-                    f" in {origin[instance_id]}; read each run's folder on its own",
-                    field=instance_id,
-                )
-            labels[instance_id], origin[instance_id] = resolved, report
-    return labels
-
-
-def _labels(value: Any, where: Where) -> dict[str, bool]:
-    if isinstance(value, list):
-        return {_id(item, where, f"[{i}]"): True for i, item in enumerate(value)}
-    doc = Obj.of(value, where)
-    if any(isinstance(value.get(key), list) for key in _RESOLVED_KEYS):
-        return _run_report_labels(doc)
-    labels: dict[str, bool] = {}
-    for key, item in value.items():
-        if isinstance(item, bool):
-            labels[key] = item
-            continue
-        entry = Obj.of(item, where, key)
-        resolved = entry.raw("resolved")
-        if not isinstance(resolved, bool):
-            raise wrong_type(where, entry.name("resolved"), resolved, "true or false")
-        instance_id = entry.scalar_text("instance_id") or key
-        if labels.get(instance_id, resolved) != resolved:
-            raise entry.error(
-                f"{instance_id} is listed as both resolved and unresolved", "resolved", "one label"
-            )
-        labels[instance_id] = resolved
-    return labels
-
-
-def _run_report_labels(doc: Obj) -> dict[str, bool]:
-    resolved_key = next(key for key in _RESOLVED_KEYS if isinstance(doc.raw(key), list))
-    resolved = {
-        _id(item, doc.where, f"{resolved_key}[{i}]")
-        for i, item in enumerate(doc.array(resolved_key))
-    }
-    labels = dict.fromkeys(sorted(resolved), True)
-    for key in _EVALUATED_KEYS:
-        for i, item in enumerate(doc.array(key)):
-            instance_id = _id(item, doc.where, f"{key}[{i}]")
-            labels.setdefault(instance_id, instance_id in resolved)
-    return labels
-
-
-def _id(item: Any, where: Where, field: str) -> str:
-    if isinstance(item, str) and item:
-        return item
-    raise wrong_type(where, field, item, "an instance id string")
 
 
 def attach_labels(

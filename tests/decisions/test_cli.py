@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from swerm_plugin.cli import cli
 from swerm_plugin.plugins import get_hooks
@@ -31,9 +32,10 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-def invoke(runner: CliRunner, *args: Any) -> Result:
-    result = runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    return result
+def invoke(runner: CliRunner, *args: Any) -> SimpleNamespace:
+    """``swerm ARGS`` in-process; ``output`` is stdout (results) alone, ``stderr`` the messages."""
+    result = run_cli(*args)
+    return SimpleNamespace(output=result.stdout, stderr=result.stderr, exit_code=result.exit_code)
 
 
 @pytest.fixture
@@ -180,7 +182,7 @@ def test_rerank_without_a_model_uses_consensus(
     result = invoke(runner, "rerank", *paths, "-o", out)
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["t"]["model_patch"] == fix  # 2 of 3 votes; smaller
-    assert "consensus" in result.output
+    assert "scored by consensus: 1 accepted, 0 rejected" in result.stderr
 
 
 def test_calibrate_writes_a_calibrator_and_a_threshold(

@@ -8,10 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from swerm_plugin.cli import cli
-from swerm_plugin.plugins import get_hooks
+from swerm_plugin.testing import run_cli
 
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "real" / "swebench_lite_runs"
 
@@ -47,10 +45,10 @@ def test_random_and_oracle_match_their_closed_forms(run_dirs: list[Path]) -> Non
     for run in run_dirs:
         args += [str(run / "preds.jsonl"), "--labels", str(run / "resolved.json")]
     # click takes options anywhere: RUN arguments and --labels pair up in order
-    get_hooks().register_commands(cli)
-    result = CliRunner().invoke(cli, args, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["problems"] == []
     random, oracle, n = independent_figures(run_dirs)
     assert report["n_tasks"] == n
     assert report["random"] == pytest.approx(random, abs=0.01)

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from swerm_plugin.readers import detect_format, find_sources, load
-from swerm_plugin.readers.swebench import attach_labels, read_predictions, read_resolved
+from swerm_plugin.readers.reports import read_resolved
+from swerm_plugin.readers.swebench import attach_labels, read_predictions
 
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "real"
 

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from swerm_plugin.model import Trajectory
 from swerm_plugin.readers import TrajectoryFormatError, TruncatedRecordWarning, load
-from swerm_plugin.readers.swebench import read_predictions, read_resolved
+from swerm_plugin.readers.reports import read_resolved
+from swerm_plugin.readers.swebench import read_predictions
 
 # ``formats`` only holds pure builder functions, so sharing it across examples is safe.
 SETTINGS = settings(

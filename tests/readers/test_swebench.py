@@ -8,12 +8,12 @@ import pytest
 
 from swerm_plugin.model import Trajectory
 from swerm_plugin.readers import TrajectoryFormatError, load
+from swerm_plugin.readers.reports import read_resolved
 from swerm_plugin.readers.swebench import (
     Prediction,
     PredictionsWriteError,
     attach_labels,
     read_predictions,
-    read_resolved,
     write_predictions,
 )
 
