@@ -27,7 +27,14 @@ from swerm_plugin.errors import ConfigError
 ENV_PREFIX = "SWERM_"
 # Variables that steer swerm itself rather than set a config key.
 RESERVED_ENV = frozenset(
-    {"SWERM", "SWERM_CONFIG", "SWERM_DISABLE_PLUGIN_AUTOLOAD", "SWERM_LOAD_PLUGINS", "SWERM_DEBUG"}
+    {
+        "SWERM",
+        "SWERM_CONFIG",
+        "SWERM_DISABLE_PLUGIN_AUTOLOAD",
+        "SWERM_LOAD_PLUGINS",
+        "SWERM_DEBUG",
+        "SWERM_STATE_DIR",
+    }
 )
 SECRET_MASK = "**********"
 OnError = Literal["accept", "reject", "raise"]
@@ -139,7 +146,11 @@ class SwermConfig(_Section):
     on_error: OnError = Field(
         "accept", description="when scoring fails: accept+flag, reject, raise"
     )
-    decisions_log: str = "swerm_decisions.jsonl"
+    decisions_log: str | None = Field(
+        None,
+        description="decisions log of agent runs; None: beside the run's output (launchers) or "
+        "in swerm's state folder, never inside the agent's repository",
+    )
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     remote: RemoteConfig = Field(default_factory=RemoteConfig)
 
@@ -324,6 +335,16 @@ def _explain(exc: ValidationError, sources: Mapping[str, str]) -> str:
         origin = sources.get(key, "defaults")
         lines.append(f"config key '{key}' from {origin}: {err['msg']}")
     return "; ".join(lines)
+
+
+def state_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where swerm keeps what belongs to no run folder (default decisions logs):
+    ``SWERM_STATE_DIR``, else ``$XDG_STATE_HOME/swerm``, else ``~/.local/state/swerm``."""
+    env = os.environ if environ is None else environ
+    if env.get("SWERM_STATE_DIR"):
+        return Path(env["SWERM_STATE_DIR"]).expanduser()
+    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base).expanduser() / "swerm"
 
 
 def is_enabled(environ: Mapping[str, str] | None = None) -> bool:

@@ -110,6 +110,7 @@ class Verifier:
             template=self.config.template,
             tokenizer=self.backend.tokenizer,
             budget=self.budget,
+            markup=self.backend.text_markup,
         )
 
     def score(self, trajectories: Sequence[Trajectory]) -> list[Score]:

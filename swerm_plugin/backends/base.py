@@ -39,6 +39,9 @@ class RewardBackend(ABC):
     #: Whether prompts reach the model as text (not token ids): then agent markup could only be
     #: neutralised, not tokenized away, and every score is flagged ``sanitized``.
     sends_text: bool = False
+    #: For text prompts: the served model's special and added tokens, when known (neutralised
+    #: in agent text; without them, every major model family's markup is).
+    text_markup: tuple[str, ...] | None = None
 
     def __init__(self, config: SwermConfig) -> None:
         self.config = config

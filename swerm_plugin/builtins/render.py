@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from swerm_plugin.config import SwermConfig
@@ -14,7 +15,12 @@ from swerm_plugin.prompts.render import render_prompt
 
 @hookimpl(trylast=True)
 def swerm_render_prompt(
-    trajectory: Trajectory, template: str, tokenizer: Any, budget: int | None, config: SwermConfig
+    trajectory: Trajectory,
+    template: str,
+    tokenizer: Any,
+    budget: int | None,
+    config: SwermConfig,
+    markup: Sequence[str] | None,
 ) -> Prompt:
     return render_prompt(
         trajectory,
@@ -23,4 +29,5 @@ def swerm_render_prompt(
         budget,
         verdict_tokens=config.verdict_tokens,
         prefill=config.prefill,
+        markup_strings=markup,
     )

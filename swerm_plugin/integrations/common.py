@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from swerm_plugin.config import SwermConfig, env_flag, is_enabled, load_config
+from swerm_plugin.config import SwermConfig, env_flag, is_enabled, load_config, state_dir
 from swerm_plugin.decisions.policy import submission_patch
 from swerm_plugin.jsonl import append_jsonl
 from swerm_plugin.model import CandidateGroup, Decision, Score, Trajectory
@@ -55,10 +55,37 @@ def integration_enabled(
     return load_config(cwd=cwd, environ=env).enabled
 
 
+DEFAULT_LOG_NAME = "swerm_decisions.jsonl"
+
+
 def decisions_log_in(config: SwermConfig, output_dir: str | Path) -> Path:
     """The decisions log of a run writing to ``output_dir``: a relative path goes in there."""
-    path = Path(config.decisions_log).expanduser()
+    path = Path(config.decisions_log or DEFAULT_LOG_NAME).expanduser()
     return path if path.is_absolute() else Path(output_dir) / path
+
+
+def default_decisions_log(framework: str) -> Path:
+    """A new log in swerm's state folder, for runs that have no output folder of their own."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    return state_dir() / "decisions" / f"{framework}-{stamp}-{os.getpid()}.jsonl"
+
+
+def outside(path: Path, repo: str | Path | None, framework: str) -> Path:
+    """``path``, unless it lies inside the agent's repository ``repo``: there the agent's patch
+    (``git diff`` of the working tree) would pick it up, so the log moves to the state folder."""
+    if repo is None:
+        return path
+    try:
+        path.resolve().relative_to(Path(repo).resolve())
+    except ValueError:
+        return path
+    moved = default_decisions_log(framework)
+    log.warning(
+        "swerm: the decisions log %s is inside the agent's repository %s; writing %s instead "
+        "(nothing swerm writes may end up in the agent's patch)",
+        path, repo, moved,
+    )  # fmt: skip
+    return moved
 
 
 def live_diff_command(base: str | None) -> str:
@@ -138,7 +165,18 @@ class SwermSession:
 
     def __post_init__(self) -> None:
         if self.log_path is None:
-            self.log_path = Path(self.config.decisions_log)
+            configured = self.config.decisions_log
+            self.log_path = (
+                Path(configured).expanduser()
+                if configured
+                else default_decisions_log(self.framework)
+            )
+
+    def keep_log_out_of(self, repo: str | Path | None) -> None:
+        """Make sure the decisions log is not inside the agent's repository ``repo``."""
+        assert self.log_path is not None
+        with self._lock:
+            self.log_path = outside(self.log_path, repo, self.framework)
 
     @property
     def hooks(self) -> Hooks:

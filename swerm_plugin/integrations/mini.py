@@ -102,6 +102,7 @@ class SwermAgentMixin:
 
     def run(self, task: str = "", **kwargs: Any) -> dict[str, Any]:
         if self.swerm_session is not None:
+            self.swerm_session.keep_log_out_of(self._local_workdir())
             self.swerm_task = self.swerm_session.task(self.swerm_instance_id())
             self._swerm_problem = task
             self._swerm_base = self._git_head()
@@ -157,6 +158,15 @@ class SwermAgentMixin:
             iid = self.swerm_instance_id()
             return self.swerm_output_dir / iid / f"{iid}.attempt{number}.traj.json"
         return None
+
+    def _local_workdir(self) -> str | None:
+        """The folder the agent edits when it runs on this host (LocalEnvironment), else None:
+        the decisions log must not land there, or ``git diff`` would put it into the patch."""
+        from minisweagent.environments.local import LocalEnvironment
+
+        if not isinstance(self.env, LocalEnvironment):
+            return None
+        return str(getattr(self.env.config, "cwd", "") or Path.cwd())
 
     def _execute_quietly(self, command: str) -> dict[str, Any]:
         """Run a bookkeeping command in the environment; never ends the agent's turn."""

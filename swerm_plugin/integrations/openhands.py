@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import Field, PrivateAttr
 
-from swerm_plugin.errors import IntegrationError
+from swerm_plugin.errors import IntegrationError, VerifierError
 from swerm_plugin.integrations.common import (
     Attempt,
     Outcome,
@@ -121,13 +121,20 @@ class SwermCritic(CriticBase):
         if session is None:
             return CriticResult(score=1.0, message="swerm is switched off (SWERM=0)")
         if self._task is None:
+            session.keep_log_out_of(self.repo_dir)
             self._task = session.task(self.instance_id)
         trajectory = trajectory_from_events(events, self.instance_id, self._patch(git_patch))
         decision = self._task.judge(trajectory)
         self._last = decision
         attempt = self._task.attempts[-1]
+        if not attempt.score.ok and trajectory.has_patch:
+            # The SDK logs a critic exception and shows no score: a failure is never a number.
+            raise VerifierError(
+                f"swerm could not score {self.instance_id} (attempt {attempt.number}): "
+                f"{attempt.score.error}; on_error={session.config.on_error}: {decision.reason}"
+            )
         return CriticResult(
-            score=attempt.host_score(session.config.policy.threshold),
+            score=attempt.score.probability if attempt.score.ok else 0.0,
             message=decision.reason,
             metadata={"swerm": _metadata(attempt)},
         )

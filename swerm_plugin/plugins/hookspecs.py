@@ -8,7 +8,7 @@ returning a value, and declines by returning ``None``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -104,7 +104,12 @@ def swerm_register_commands(cli: click.Group) -> None:
 
 @hookspec(firstresult=True)
 def swerm_render_prompt(
-    trajectory: Trajectory, template: str, tokenizer: Any, budget: int | None, config: SwermConfig
+    trajectory: Trajectory,
+    template: str,
+    tokenizer: Any,
+    budget: int | None,
+    config: SwermConfig,
+    markup: Sequence[str] | None,
 ) -> Prompt | None:
     """Render one trajectory into the prompt the verifier scores.
 
@@ -117,6 +122,8 @@ def swerm_render_prompt(
     :param tokenizer: the backend's tokenizer, or ``None`` for text-only backends.
     :param budget: the maximum prompt length in tokens, or ``None`` for no limit.
     :param config: the effective configuration.
+    :param markup: for a text prompt (``tokenizer`` is ``None``), the served model's special and
+        added tokens when they are known, to neutralise in agent text; ``None`` when unknown.
     :return: a :class:`~swerm_plugin.prompts.prompt.Prompt`, or ``None`` for no opinion.
     """
 

@@ -14,7 +14,7 @@ import functools
 import importlib
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from types import ModuleType
@@ -239,7 +239,13 @@ class Hooks:
     # --- pipeline ---
 
     def render_prompt(
-        self, trajectory: Trajectory, *, template: str, tokenizer: Any, budget: int | None
+        self,
+        trajectory: Trajectory,
+        *,
+        template: str,
+        tokenizer: Any,
+        budget: int | None,
+        markup: Sequence[str] | None = None,
     ) -> Prompt:
         prompt = self.pm.hook.swerm_render_prompt(
             trajectory=trajectory,
@@ -247,6 +253,7 @@ class Hooks:
             tokenizer=tokenizer,
             budget=budget,
             config=self.config,
+            markup=markup,
         )
         if prompt is None:
             raise PluginError(f"no plugin rendered template '{template}'")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+#: How ``--explain`` shows the chat template's real control tokens.
+CONTROL_OPEN, CONTROL_CLOSE = "\u27ea", "\u27eb"
 CutKind = Literal["thought", "observation", "steps", "problem_statement", "patch"]
 
 
@@ -50,7 +52,17 @@ class Prompt:
     prefix_chars: int | None = None
     budget: int | None = None
     cuts: list[Cut] = field(default_factory=list)
-    sanitized: bool = False
+    #: Agent text changed so it cannot pose as the template's structure or the model's markup
+    #: (:class:`~swerm_plugin.prompts.sanitize.Neutralised` records).
+    neutralised: list[Any] = field(default_factory=list)
+    #: Character spans of ``text`` that are real control tokens of the chat template (the same
+    #: text inside agent content is plain text to the model).
+    control_spans: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def sanitized(self) -> bool:
+        """Whether agent text was altered to neutralise markup or structure."""
+        return bool(self.neutralised)
 
     @property
     def n_tokens(self) -> int | None:
@@ -70,4 +82,18 @@ class Prompt:
             lines.append("cuts: " + "; ".join(f"{c.kind}: {c.marker}" for c in self.cuts))
         else:
             lines.append("cuts: none")
-        return "\n".join(lines) + "\n\n" + self.text
+        for change in self.neutralised:
+            lines.append(f"altered: {change.kind}: {change.marker}")
+        if self.control_spans:
+            lines.append(
+                f"real control tokens of the chat template are shown {CONTROL_OPEN}like"
+                f"{CONTROL_CLOSE}; the same text anywhere else is plain text to the model"
+            )
+        return "\n".join(lines) + "\n\n" + self._marked_text()
+
+    def _marked_text(self) -> str:
+        out, at = [], 0
+        for start, end in self.control_spans:
+            out += [self.text[at:start], CONTROL_OPEN, self.text[start:end], CONTROL_CLOSE]
+            at = end
+        return "".join(out) + self.text[at:]

@@ -14,7 +14,8 @@ from swerm_plugin.errors import PromptTooLong
 from swerm_plugin.model import Trajectory
 from swerm_plugin.prompts.budget import Truncator
 from swerm_plugin.prompts.prompt import Cut, Prompt
-from swerm_plugin.prompts.templates import Document, PromptTemplate, get_template
+from swerm_plugin.prompts.sanitize import Neutralised, markup_pattern, neutralise
+from swerm_plugin.prompts.templates import Document, PromptTemplate, Segment, get_template
 from swerm_plugin.prompts.tokens import ChatSkeleton, TokenizedChat, TokenizerKit, tokenizer_kit
 
 #: Planning rounds before giving up; each re-plans with the overshoot of the last one subtracted.
@@ -22,9 +23,6 @@ _FIT_ROUNDS = 6
 #: Without a tokenizer, lengths are estimated as this many characters per token (conservative).
 _CHARS_PER_TOKEN = 3
 _AGENT_KINDS = frozenset({"problem", "thought", "action", "observation", "patch"})
-# Special-token look-alikes neutralised in agent text when no tokenizer can split them safely.
-_MARKUP_RE = re.compile(r"<(?=\|[^<>|\n]{1,64}\|>|/?(?:YES|NO|judgement)>)", re.IGNORECASE)
-_ZERO_WIDTH_SPACE = "\u200b"
 
 
 def render_prompt(
@@ -35,16 +33,20 @@ def render_prompt(
     *,
     verdict_tokens: Sequence[str] | None = None,
     prefill: str | None = None,
+    markup_strings: Sequence[str] | None = None,
 ) -> Prompt:
     """Render ``trajectory`` for a verifier.
 
     With a ``tokenizer`` the prompt goes through the model's chat template, ``token_ids`` are
     exact and at most ``budget`` long. Without one (text-only backends) only ``messages`` and
     ``text`` are filled, lengths are estimated, and special-token look-alikes in agent text are
-    neutralised (``Prompt.sanitized``).
+    neutralised. In every prompt, agent text that looks like the template's own section markers
+    is neutralised too (``Prompt.neutralised`` records each change).
 
     :param verdict_tokens: (YES, NO) strings overriding the template's.
     :param prefill: assistant-turn prefix overriding the template's.
+    :param markup_strings: the served model's special and added tokens, neutralised in agent
+        text of a text prompt (with the control markup of every major model family).
     :raises PromptTooLong: when even the shortest allowed form exceeds ``budget``.
     """
     chosen = template if isinstance(template, PromptTemplate) else get_template(template)
@@ -52,7 +54,7 @@ def render_prompt(
         raise ValueError(f"token budget must be positive, got {budget}")
     verdicts = _verdicts(verdict_tokens, chosen)
     prefill = chosen.prefill if prefill is None else prefill
-    document = chosen.document(trajectory)
+    document, neutralised = protect(chosen.document(trajectory), chosen.marker_pattern())
     common: dict[str, Any] = {
         "content_hash": trajectory.content_hash(),
         "template": chosen.name,
@@ -61,7 +63,10 @@ def render_prompt(
         "budget": budget,
     }
     if tokenizer is None:
+        document, markup = protect(document, markup_pattern(markup_strings))
+        common["neutralised"] = neutralised + markup
         return _render_text_only(document, chosen, budget, prefill, common)
+    common["neutralised"] = neutralised
 
     kit = tokenizer_kit(tokenizer)
     skeleton = kit.skeleton(prefill)
@@ -81,6 +86,7 @@ def render_prompt(
         prefix_chars=chat.mark_chars[0],
         truncated=bool(cuts),
         cuts=cuts,
+        control_spans=chat.control_spans,
         **common,
     )
 
@@ -134,16 +140,7 @@ def _render_text_only(
     prefill: str,
     common: dict[str, Any],
 ) -> Prompt:
-    sanitized = 0
-    segments = []
-    for segment in document.segments:
-        if segment.kind in _AGENT_KINDS:
-            text, n = _MARKUP_RE.subn("<" + _ZERO_WIDTH_SPACE, segment.text)
-            sanitized += n
-            segment = type(segment)(segment.kind, text, segment.step)
-        segments.append(segment)
-    document = Document(document.system, segments, document.prefix_end)
-    texts = [s.text for s in segments]
+    texts = [s.text for s in document.segments]
     cuts: list[Cut] = []
     total = _estimate(document.system) + sum(_estimate(t) for t in texts)
     if budget is not None and total > budget:
@@ -162,9 +159,28 @@ def _render_text_only(
         text="".join(f"{m['role']}:\n{m['content']}\n\n" for m in messages).rstrip("\n"),
         truncated=bool(cuts),
         cuts=cuts,
-        sanitized=sanitized > 0,
         **common,
     )
+
+
+def protect(document: Document, pattern: re.Pattern[str] | None) -> tuple[Document, list[Any]]:
+    """``document`` with every match of ``pattern`` in agent text neutralised, and the record of
+    each segment changed."""
+    if pattern is None:
+        return document, []
+    changed: list[Neutralised] = []
+    segments = []
+    for segment in document.segments:
+        if segment.kind in _AGENT_KINDS:
+            text, found = neutralise(segment.text, pattern)
+            if found:
+                examples = tuple(dict.fromkeys(found))[:3]
+                changed.append(Neutralised(segment.kind, len(found), segment.step, examples))
+                segment = Segment(segment.kind, text, segment.step)
+        segments.append(segment)
+    if not changed:
+        return document, []
+    return Document(document.system, segments, document.prefix_end), changed
 
 
 def _estimate(text: str) -> int:

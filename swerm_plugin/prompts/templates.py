@@ -14,6 +14,8 @@ Templates are registered through the ``swerm_register_templates`` hook (the buil
 
 from __future__ import annotations
 
+import functools
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Literal
@@ -107,6 +109,16 @@ class PromptTemplate(ABC):
     verdict_tokens: ClassVar[tuple[str, str]] = ("<YES>", "<NO>")
     prefill: ClassVar[str] = ""
     thought_marker: ClassVar[str] = CONDENSED_THOUGHT
+    #: Regexes of the template's own section markers; agent text cannot produce them.
+    markers: ClassVar[tuple[str, ...]] = ()
+
+    def marker_pattern(self) -> re.Pattern[str] | None:
+        """One regex for :attr:`markers` (and the truncation markers), or None."""
+        cut_markers = (
+            r"\[\.\.\. (?:about )?\d+ (?:tokens?|steps?|characters?) omitted \.\.\.\]",
+            re.escape(self.thought_marker),
+        )
+        return _compiled((*self.markers, *cut_markers))
 
     @abstractmethod
     def document(self, trajectory: Trajectory) -> Document:
@@ -120,6 +132,16 @@ class PromptTemplate(ABC):
         """Stands where ``removed`` whole steps were dropped (a segment of its own)."""
         noun = "step" if removed == 1 else "steps"
         return f"[... {removed} {noun} omitted ...]\n\n"
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(parts: tuple[str, ...]) -> re.Pattern[str] | None:
+    return re.compile("|".join(f"(?:{p})" for p in parts), re.MULTILINE) if parts else None
+
+
+def patch_text(trajectory: Trajectory) -> str:
+    """The patch exactly as the agent left it (byte for byte), or a note that it is empty."""
+    return trajectory.patch if trajectory.patch.strip() else EMPTY_PATCH
 
 
 JUDGE_SYSTEM = (
@@ -136,7 +158,8 @@ class SweRmTemplate(PromptTemplate):
     token, one of the special tokens ``<YES>`` / ``<NO>`` (SWE-RM's protocol)."""
 
     name = "swe-rm"
-    version = "1"
+    version = "2"
+    markers = (r"</?(?:issue|trajectory|patch|thought|action|observation)>", r"</?step\b[^>\n]*>")
     summary = "issue, steps and final patch in tagged sections; next token <YES>/<NO>"
     system = (
         "You are a meticulous reviewer of software-engineering work. You will read a GitHub issue, "
@@ -158,7 +181,7 @@ class SweRmTemplate(PromptTemplate):
         for number, turn in enumerate(turns, start=1):
             segments.extend(self._step(number, turn))
         segments.append(Segment("fixed", "</trajectory>\n\n<patch>\n"))
-        segments.append(Segment("patch", trajectory.patch.strip() or EMPTY_PATCH))
+        segments.append(Segment("patch", patch_text(trajectory)))
         segments.append(Segment("fixed", "\n</patch>\n\nDoes the final patch resolve the issue?"))
         return Document(self.system, segments, prefix_end)
 
@@ -197,7 +220,12 @@ class SweGymTemplate(PromptTemplate):
     markers, the assistant turn pre-filled with ``<judgement>``, verdict `` YES`` / `` NO``."""
 
     name = "swe-gym"
-    version = "1"
+    version = "2"
+    markers = (
+        r"=== ?(?:END )?INTERACTION(?: LOG)? ?===",
+        r"^\[\d+\] (?:USER|ASSISTANT|TOOL):",
+        r"The assistant's final changes \(git diff\):",
+    )
     summary = "SWE-Gym verifier: numbered interaction log; prefill <judgement>; ' YES'/' NO'"
     verdict_tokens = (" YES", " NO")
     prefill = "<judgement>"
@@ -230,7 +258,7 @@ class SweGymTemplate(PromptTemplate):
                 "fixed", "=== END INTERACTION ===\n\nThe assistant's final changes (git diff):\n"
             )
         )
-        segments.append(Segment("patch", trajectory.patch.strip() or EMPTY_PATCH))
+        segments.append(Segment("patch", patch_text(trajectory)))
         segments.append(
             Segment(
                 "fixed",
@@ -246,7 +274,13 @@ class R2eGymTemplate(PromptTemplate):
     ending with ``=== FINAL PATCH === [PATCH]...[/PATCH]``; prefill ``<judgement>``."""
 
     name = "r2e-gym"
-    version = "1"
+    version = "2"
+    markers = (
+        r"=== ?(?:END )?INTERACTION(?: LOG)? ?===",
+        r"=== ?FINAL PATCH ?===",
+        r"\[/?(?:PATCH|ASSISTANT|USER)\]",
+        r"\[STEP \d+\]",
+    )
     summary = "R2E-Gym verifier: [STEP] blocks, final [PATCH]; prefill <judgement>; ' YES'/' NO'"
     verdict_tokens = (" YES", " NO")
     prefill = "<judgement>"
@@ -272,7 +306,7 @@ class R2eGymTemplate(PromptTemplate):
         segments.append(
             Segment("fixed", "=== END INTERACTION ===\n\n=== FINAL PATCH ===\n\n[PATCH]\n")
         )
-        segments.append(Segment("patch", trajectory.patch.strip() or EMPTY_PATCH))
+        segments.append(Segment("patch", patch_text(trajectory)))
         segments.append(Segment("fixed", "\n[/PATCH]"))
         return Document(JUDGE_SYSTEM, segments, prefix_end)
 

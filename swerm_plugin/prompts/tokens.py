@@ -21,7 +21,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from swerm_plugin.errors import PromptRenderError
@@ -75,6 +75,8 @@ class TokenizedChat:
     text: str
     marks: list[int]
     mark_chars: list[int]
+    #: Character spans in ``text`` of the template's own special tokens.
+    control_spans: list[tuple[int, int]] = field(default_factory=list)
 
 
 class TokenizerKit:
@@ -231,11 +233,13 @@ class TokenizerKit:
         runs: list[str] = []
         slot_at: dict[int, tuple[int, int, int]] = {}  # slot -> (run, char in run, char in text)
         text_parts: list[str] = []
+        controls: list[tuple[int, int]] = []
         text_len = 0
         for unit in skeleton.units:
             if isinstance(unit, int):
                 token = self.added_by_id[unit]
                 text_parts.append(token)
+                controls.append((text_len, text_len + len(token)))
                 text_len += len(token)
                 continue
             pieces: list[str] = []
@@ -272,7 +276,7 @@ class TokenizerKit:
             run, in_run, in_text = slot_at[slot]
             token_marks.append(run_start[run] + _tokens_before(encodings[run], in_run + offset))
             char_marks.append(in_text + offset)
-        return TokenizedChat(ids, "".join(text_parts), token_marks, char_marks)
+        return TokenizedChat(ids, "".join(text_parts), token_marks, char_marks, controls)
 
 
 def _slot(index: int) -> str:

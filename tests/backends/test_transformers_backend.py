@@ -106,7 +106,7 @@ def test_n_tokens_is_the_independent_count(
         messages, add_generation_prompt=True, tokenize=True
     )["input_ids"]
     assert score.n_tokens == len(independent)
-    assert (score.template, score.template_version) == ("swe-rm", "1")
+    assert (score.template, score.template_version) == ("swe-rm", "2")
 
 
 def test_unscorable_prompts_get_an_error_and_do_not_block_the_rest(

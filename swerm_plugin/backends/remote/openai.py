@@ -21,7 +21,12 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
-from swerm_plugin.backends.remote.base import RemoteBackend, ReplyError, ServerInfo
+from swerm_plugin.backends.remote.base import (
+    RemoteBackend,
+    ReplyError,
+    ServerInfo,
+    load_tokenizer,
+)
 from swerm_plugin.backends.remote.http import (
     RETRY_STATUSES,
     RequestRejected,
@@ -148,6 +153,11 @@ class OpenAIBackend(RemoteBackend):
         self.sends_text = self.chat
         super().__init__(config)
         self._sdk_clients: dict[str, Any] = {}
+        if self.chat and config.remote.tokenizer:
+            # Text goes to the server, but the served model's markup is known: neutralise all of
+            # it in agent text (every special and added token), not only the common families'.
+            kit = tokenizer_kit(load_tokenizer(config.remote.tokenizer))
+            self.text_markup = tuple(kit.added)
 
     def check_prompt(self, prompt: Prompt) -> str | None:
         if not self.chat:

@@ -102,8 +102,11 @@ def test_openai_agrees_where_both_verdicts_are_in_the_top_k(
     config = remote_config("openai", vllm_server.url, GENERATE_NAME, served_model_dir)
     with Verifier(config) as verifier:
         scores = verifier.score(trajectories)
-    assert_agree(scores, local_scores)
-    assert not any(s.approximate for s in scores)
+    exact = [i for i, s in enumerate(scores) if not s.approximate]
+    # A random tiny model may rank a verdict below the top 20 for a prompt: then the score is a
+    # bound, flagged approximate (tested below); every exact one must agree.
+    assert len(exact) >= len(scores) * 3 // 4, [s.approximate for s in scores]
+    assert_agree([scores[i] for i in exact], [local_scores[i] for i in exact])
 
 
 def test_openai_flags_approximate_when_a_verdict_is_outside_the_top_k(
