@@ -15,12 +15,21 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from swerm_plugin.errors import ConfigError
 
@@ -95,6 +104,18 @@ class RemoteConfig(_Section):
     """Inference servers for the remote backends."""
 
     endpoints: list[str] = Field(default_factory=list, description="base URLs, load-balanced")
+
+    @field_validator("endpoints")
+    @classmethod
+    def _urls_with_a_scheme(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(
+                    f"endpoint {url!r} has no scheme; write it as a URL, e.g. "
+                    f"'http://{url.split('://')[-1]}'"
+                )
+        return urls
+
     api_key: SecretStr | None = Field(None, description='from the environment: {"$env" = "NAME"}')
     timeout_s: float = Field(120.0, gt=0)
     concurrency: int = Field(8, ge=1)
@@ -166,8 +187,18 @@ class SwermConfig(_Section):
         for key, value in _flatten(self.model_dump(mode="python")):
             if isinstance(value, SecretStr):
                 value = SECRET_MASK
+            elif key == "remote.endpoints":
+                value = [mask_url(url) for url in value]
             out[key] = {"value": value, "source": self.source_of(key)}
         return out
+
+
+_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any ``user:password@`` part replaced by the mask (it is a secret too)."""
+    return _USERINFO.sub(lambda m: f"{m.group(1)}{SECRET_MASK}@", url)
 
 
 def valid_keys(model: type[BaseModel] = SwermConfig, prefix: str = "") -> list[str]:
@@ -215,6 +246,15 @@ def _resolve_secret(key: str, value: Any, origin: str) -> Any:
     """Turn ``{"$env": NAME}`` into the variable's value; refuse literal secrets in files."""
     if isinstance(value, Mapping) and set(value) == {"$env"}:
         return SecretStr(os.environ.get(str(value["$env"]), ""))
+    in_file = not origin.startswith(("env ", "argument"))
+    if key == "remote.endpoints" and in_file and isinstance(value, list):
+        with_credentials = [mask_url(str(url)) for url in value if _USERINFO.search(str(url))]
+        if with_credentials:
+            raise ConfigError(
+                f"remote.endpoints in {origin} carries credentials ({with_credentials[0]}); "
+                'keep secrets out of files: write remote.api_key = {"$env" = "NAME"} and export '
+                "NAME, or set the endpoints in SWERM_REMOTE__ENDPOINTS"
+            )
     if key == "remote.api_key" and not origin.startswith(("env ", "argument")):
         raise ConfigError(
             f"{key} in {origin} is a literal secret; keep secrets out of files: "

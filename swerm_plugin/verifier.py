@@ -20,7 +20,7 @@ from types import TracebackType
 
 from swerm_plugin.backends.base import RewardBackend
 from swerm_plugin.config import SwermConfig, load_config
-from swerm_plugin.errors import BackendUnavailable, VerifierError
+from swerm_plugin.errors import BackendUnavailable, ConfigError, VerifierError
 from swerm_plugin.model import NO_CALIBRATOR, Score, Trajectory
 from swerm_plugin.plugins.manager import Hooks, get_hooks
 from swerm_plugin.prompts.prompt import Prompt
@@ -98,9 +98,16 @@ class Verifier:
     def budget(self) -> int | None:
         """Prompt token budget: ``config.max_tokens``, else the model's context minus a margin
         (asked of the backend once)."""
-        if self.config.max_tokens is not None:
-            return self.config.max_tokens
         context = self.backend.discover_context_length()
+        wanted = self.config.max_tokens
+        if wanted is not None:
+            if context is not None and wanted > context:
+                raise ConfigError(
+                    f"max_tokens {wanted} is above the model's context of {context} tokens: "
+                    "every prompt longer than the context would fail",
+                    hint=f"set max_tokens (--max-tokens) to at most {context - CONTEXT_MARGIN}",
+                )
+            return wanted
         return None if context is None else max(1, context - CONTEXT_MARGIN)
 
     def render(self, trajectory: Trajectory) -> Prompt:
@@ -153,6 +160,7 @@ class Verifier:
         """Render every trajectory, in order. Tokenizing releases the GIL, so several
         trajectories render at once on a multi-core host: on a GPU, tokenizing would otherwise
         take longer than the forward pass of a small verifier."""
+        _ = self.budget  # a budget the model cannot take is an error for all, found up front
         workers = min(len(trajectories), os.cpu_count() or 1, MAX_RENDER_THREADS)
         if workers < 2:
             return [self._try_render(t) for t in trajectories]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from swerm_plugin.cli.options import json_option, print_json, stdout_console
+from swerm_plugin.cli.options import json_option, print_json, printable, stdout_console
 from swerm_plugin.config import load_config
 from swerm_plugin.plugins.manager import get_plugin_manager, list_plugins
 
@@ -35,5 +35,5 @@ def config_show(as_json: bool) -> None:
     table.add_column("value")
     table.add_column("source", style="dim")
     for key, entry in effective.items():
-        table.add_row(key, repr(entry["value"]), entry["source"])
+        table.add_row(key, printable(repr(entry["value"])), printable(entry["source"]))
     stdout_console().print(table)

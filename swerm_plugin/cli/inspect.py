@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from swerm_plugin.cli.options import EXISTING, paths_argument, stdout_console
+from swerm_plugin.cli.options import EXISTING, paths_argument, printable, stdout_console
 from swerm_plugin.model import Trajectory
 from swerm_plugin.patches import patch_lines
 
@@ -121,10 +121,10 @@ def _print_table(pairs: Iterator[tuple[Trajectory, str]]) -> None:
     }
     for trajectory, _ in rows:
         table.add_row(
-            Text(trajectory.instance_id),
-            Text(trajectory.run_id or ""),
+            Text(printable(trajectory.instance_id)),
+            Text(printable(trajectory.run_id or "")),
             str(trajectory.attempt),
-            Text(trajectory.source),
+            Text(printable(trajectory.source)),
             str(len(trajectory.steps)),
             str(patch_lines(trajectory.patch)),
             trajectory.exit_status,

@@ -6,7 +6,7 @@ import asyncio
 
 import click
 
-from swerm_plugin.cli.options import config_from, say, stdout_console
+from swerm_plugin.cli.options import config_from, printable, say, stdout_console
 
 
 @click.group("remote")
@@ -41,16 +41,16 @@ def check_command(endpoints: tuple[str, ...], model: str | None) -> None:
         status = Text("ok", "green") if check.healthy else Text("failed", "red")
         latency = "" if check.latency_ms is None else f"{check.latency_ms:.0f} ms"
         table.add_row(
-            check.url,
+            printable(check.url),
             status,
             latency,
-            ", ".join(check.models),
+            printable(", ".join(check.models)),
             "" if check.max_model_len is None else str(check.max_model_len),
         )
     stdout_console().print(table)
     for check in checks:
         if not check.healthy:  # whole, as plain text: a server's message may hold [brackets]
-            say(f"{check.url}: {check.problem or 'down'}")
+            say(f"{check.url}: {printable(check.problem or 'down')}")
     failed = sum(not check.healthy for check in checks)
     if failed:
         raise click.ClickException(f"{failed} of {len(checks)} endpoints failed the check")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 from swerm_plugin.errors import PromptTooLong
 from swerm_plugin.prompts.prompt import Cut
@@ -32,6 +33,36 @@ PROBLEM_HEAD_KEEP = 256
 PATCH_KEEP = 256
 
 Offsets = Sequence[tuple[int, int]]
+
+
+class CharSpans(Sequence[tuple[int, int]]):
+    """Fixed-width character spans standing in for tokens, computed on demand: planning a huge
+    text costs no memory per span (a list of spans for 200 MB would be gigabytes)."""
+
+    def __init__(self, length: int, width: int) -> None:
+        self.length = length
+        self.width = width
+
+    def __len__(self) -> int:
+        return -(-self.length // self.width)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[int, int]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[tuple[int, int]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[int, int] | Sequence[tuple[int, int]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        start = index * self.width
+        return start, min(start + self.width, self.length)
+
+
 #: Counts the tokens of each text (used for markers).
 CountTokens = Callable[[Sequence[str]], list[int]]
 
@@ -54,9 +85,20 @@ class _Piece:
 class Plan:
     """The shortened user-message segments, what was cut, and where the shared prefix ends."""
 
-    texts: list[str]
+    segments: list[Segment]
     cuts: list[Cut]
-    prefix_chars: int
+    prefix_end: int
+
+    @property
+    def texts(self) -> list[str]:
+        return [segment.text for segment in self.segments]
+
+    @property
+    def prefix_chars(self) -> int:
+        return sum(len(segment.text) for segment in self.segments[: self.prefix_end])
+
+    def document(self, system: str) -> Document:
+        return Document(system, self.segments, self.prefix_end)
 
 
 @dataclass
@@ -83,16 +125,21 @@ class Truncator:
         offsets: Sequence[Offsets],
         overhead: int,
         count: CountTokens,
+        *,
+        chars_per_unit: int | None = None,
     ) -> None:
         self.document = document
         self.template = template
+        # Planning on character spans (a huge trajectory before tokenizing): markers then say
+        # how many characters went, not tokens.
+        self.chars_per_unit = chars_per_unit
         self.offsets = offsets
         self.overhead = overhead
         # Markers are measured once with a large number, so estimates err on the long side.
         thought, text_cut, steps = count(
             [
                 template.thought_marker,
-                f"\n{template.tokens_marker(9_999_999)}\n",
+                f"\n{self._text_marker(9_999_999)}\n",
                 template.steps_marker(99_999),
             ]
         )
@@ -142,7 +189,7 @@ class Truncator:
             if state.estimate <= target or piece.tokens <= self.thought_marker_tokens:
                 return
             marker = self.template.thought_marker
-            cut = Cut("thought", piece.tokens, marker, piece.segment.step)
+            cut = self._cut("thought", piece.tokens, marker, piece.segment.step)
             self._replace(state, piece, marker, self.thought_marker_tokens, cut)
 
     def _cut_observations(self, state: _State, target: int) -> None:
@@ -210,14 +257,25 @@ class Truncator:
         state.estimate += tokens - piece.estimate
         piece.text, piece.estimate, piece.cut = text, tokens, cut
 
+    def _text_marker(self, removed: int) -> str:
+        if self.chars_per_unit is None:
+            return self.template.tokens_marker(removed)
+        return f"[... about {removed * self.chars_per_unit} characters omitted ...]"
+
+    def _cut(self, kind: str, removed: int, marker: str, step: int | None) -> Cut:
+        if self.chars_per_unit is None:
+            return Cut(kind, removed, marker, step)  # type: ignore[arg-type]
+        chars = removed * self.chars_per_unit
+        return Cut(kind, chars, marker, step, unit="characters")  # type: ignore[arg-type]
+
     def _cut_middle(self, state: _State, piece: _Piece, head: int, tail: int, kind: str) -> None:
         text, offsets = piece.segment.text, piece.offsets
         removed = piece.tokens - head - tail
         head_end = offsets[head - 1][1] if head else 0
         tail_start = max(offsets[piece.tokens - tail][0] if tail else len(text), head_end)
-        marker = self.template.tokens_marker(removed)
+        marker = self._text_marker(removed)
         new_text = text[:head_end] + "\n" + marker + ("\n" + text[tail_start:] if tail else "")
-        cut = Cut(kind, removed, marker, piece.segment.step)  # type: ignore[arg-type]
+        cut = self._cut(kind, removed, marker, piece.segment.step)
         self._replace(state, piece, new_text, head + tail + self.cut_marker_tokens, cut)
 
     def _drop_step(self, state: _State, step: int) -> None:
@@ -240,29 +298,29 @@ class Truncator:
     # --- result ---
 
     def _result(self, state: _State) -> Plan:
-        texts: list[str] = []
+        segments: list[Segment] = []
         cuts: list[Cut] = []
-        prefix_chars = 0
+        prefix_end = 0
         run: list[int] = []  # steps of the dropped run being collected
 
         def flush() -> None:
             if run:
                 marker = self.template.steps_marker(len(run))
-                texts.append(marker)
-                cuts.append(Cut("steps", len(run), marker.strip(), run[0]))
+                segments.append(Segment("fixed", marker))
+                cuts.append(Cut("steps", len(run), marker.strip(), run[0], unit="steps"))
                 run.clear()
 
         for index, piece in enumerate(state.pieces):
             if index == self.document.prefix_end:
-                prefix_chars = sum(len(t) for t in texts)
+                prefix_end = len(segments)
             if piece.dropped:
                 step = piece.segment.step
                 if step is not None and (not run or run[-1] != step):
                     run.append(step)
                 continue
             flush()
-            texts.append(piece.text)
+            segments.append(Segment(piece.segment.kind, piece.text, piece.segment.step))
             if piece.cut is not None:
                 cuts.append(piece.cut)
         flush()
-        return Plan(texts, cuts, prefix_chars)
+        return Plan(segments, cuts, prefix_end)

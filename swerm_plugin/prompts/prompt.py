@@ -14,14 +14,16 @@ CutKind = Literal["thought", "observation", "steps", "problem_statement", "patch
 class Cut:
     """One place where the token budget removed content; a visible marker stands there.
 
-    ``removed`` counts tokens for text cuts and whole steps for ``kind == "steps"``; ``step`` is
-    the 0-based index of the (first) step concerned, ``None`` for the problem statement and patch.
+    ``removed`` counts ``unit``: tokens for text cuts, characters for the first, character-level
+    pass over a huge trajectory, whole steps for ``kind == "steps"``; ``step`` is the 0-based index
+    of the (first) step concerned, ``None`` for the problem statement and patch.
     """
 
     kind: CutKind
     removed: int
     marker: str
     step: int | None = None
+    unit: Literal["tokens", "characters", "steps"] = "tokens"
 
 
 @dataclass

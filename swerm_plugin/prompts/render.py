@@ -12,7 +12,7 @@ from typing import Any
 
 from swerm_plugin.errors import PromptTooLong
 from swerm_plugin.model import Trajectory
-from swerm_plugin.prompts.budget import Truncator
+from swerm_plugin.prompts.budget import CharSpans, Truncator
 from swerm_plugin.prompts.prompt import Cut, Prompt
 from swerm_plugin.prompts.sanitize import Neutralised, markup_pattern, neutralise
 from swerm_plugin.prompts.templates import Document, PromptTemplate, Segment, get_template
@@ -22,6 +22,10 @@ from swerm_plugin.prompts.tokens import ChatSkeleton, TokenizedChat, TokenizerKi
 _FIT_ROUNDS = 6
 #: Without a tokenizer, lengths are estimated as this many characters per token (conservative).
 _CHARS_PER_TOKEN = 3
+#: A prompt with more characters than this many per budget token is cut by characters first...
+CHARACTER_CUT_FROM = 32
+#: ...down to this many characters per budget token (few tokens cover more on average).
+CHARS_PER_TOKEN_BOUND = 8
 _AGENT_KINDS = frozenset({"problem", "thought", "action", "observation", "patch"})
 
 
@@ -71,12 +75,13 @@ def render_prompt(
     kit = tokenizer_kit(tokenizer)
     skeleton = kit.skeleton(prefill)
     verdict_ids = (kit.token_id(verdicts[0]), kit.token_id(verdicts[1]))
+    document, cuts = _cut_characters(document, chosen, budget)
     texts = [segment.text for segment in document.segments]
     prefix = sum(len(t) for t in texts[: document.prefix_end])
     chat = _tokenize(kit, skeleton, document.system, texts, prefix)
-    cuts: list[Cut] = []
     if budget is not None and len(chat.ids) > budget:
-        chat, texts, cuts = _fit(kit, skeleton, document, chosen, budget, len(chat.ids))
+        chat, texts, fit_cuts = _fit(kit, skeleton, document, chosen, budget, len(chat.ids))
+        cuts = cuts + fit_cuts
     return Prompt(
         messages=_messages(document.system, "".join(texts), prefill),
         text=chat.text,
@@ -103,6 +108,34 @@ def _tokenize(
     kit: TokenizerKit, skeleton: ChatSkeleton, system: str, texts: Sequence[str], prefix: int
 ) -> TokenizedChat:
     return kit.tokenize_chat(skeleton, [system, "".join(texts)], marks=[(1, prefix)])
+
+
+def _cut_characters(
+    document: Document, template: PromptTemplate, budget: int | None
+) -> tuple[Document, list[Cut]]:
+    """A huge trajectory is first cut by characters, so tokenizing it costs memory in proportion
+    to the budget, not to the input (a 200 MB trajectory would exhaust memory in the tokenizer).
+
+    Tokens rarely cover more than a few characters each, so a document with more than
+    ``CHARACTER_CUT_FROM`` characters per budget token could never fit: it is planned on
+    fixed-width character spans (``CHARS_PER_TOKEN_BOUND`` characters each, one per assumed
+    token) with the same cutting rules, and the exact token-level cuts then finish the job on
+    what is left.
+    """
+    width = CHARS_PER_TOKEN_BOUND
+    total = len(document.system) + sum(len(s.text) for s in document.segments)
+    if budget is None or total <= CHARACTER_CUT_FROM * budget:
+        return document, []
+    truncator = Truncator(
+        document,
+        template,
+        [CharSpans(len(s.text), width) for s in document.segments],
+        overhead=-(-len(document.system) // width),
+        count=lambda texts: [-(-len(t) // width) for t in texts],
+        chars_per_unit=width,
+    )
+    plan = truncator.plan(budget)
+    return plan.document(document.system), plan.cuts
 
 
 def _fit(
@@ -147,7 +180,7 @@ def _render_text_only(
         truncator = Truncator(
             document,
             template,
-            [_char_offsets(t) for t in texts],
+            [CharSpans(len(t), _CHARS_PER_TOKEN) for t in texts],
             overhead=_estimate(document.system),
             count=lambda items: [_estimate(t) for t in items],
         )
@@ -185,11 +218,6 @@ def protect(document: Document, pattern: re.Pattern[str] | None) -> tuple[Docume
 
 def _estimate(text: str) -> int:
     return -(-len(text) // _CHARS_PER_TOKEN)
-
-
-def _char_offsets(text: str) -> list[tuple[int, int]]:
-    step = _CHARS_PER_TOKEN
-    return [(i, min(i + step, len(text))) for i in range(0, len(text), step)]
 
 
 def _messages(system: str, user: str, prefill: str) -> list[dict[str, str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,46 +15,9 @@ from swerm_plugin.model import Score
 from swerm_plugin.plugins import get_hooks
 from swerm_plugin.scores import ScoresOutput
 
+from ..conftest import mini_swe_agent_file
+
 SCORE_FIELDS = set(Score.model_fields)
-
-
-def mini_swe_agent_file(folder: Path, instance_id: str, fix: str, *, observation: str = "") -> Path:
-    """A mini-swe-agent 2.x ``.traj.json`` (format ``mini-swe-agent-1.1``)."""
-    patch = f"diff --git a/calc.py b/calc.py\n-    return a - b\n+    return {fix}\n"
-    messages = [
-        {"role": "system", "content": "You are a helpful assistant that can run bash commands."},
-        {
-            "role": "user",
-            "content": f"Please solve this issue: add() in calc.py subtracts ({instance_id}).\n\n"
-            "You can execute bash commands and edit files.",
-        },
-        {
-            "role": "assistant",
-            "content": "THOUGHT: read the file\n\n```mswea_bash_command\ncat calc.py\n```",
-            "extra": {"actions": [{"command": "cat calc.py"}]},
-        },
-        {
-            "role": "user",
-            "content": f"<returncode>0</returncode>\n<output>\n{observation or 'return a - b'}\n"
-            "</output>",
-            "extra": {"returncode": 0, "raw_output": observation or "return a - b\n"},
-        },
-        {
-            "role": "exit",
-            "content": patch,
-            "extra": {"exit_status": "Submitted", "submission": patch},
-        },
-    ]
-    document = {
-        "info": {"exit_status": "Submitted", "submission": patch, "mini_version": "2.4.6"},
-        "messages": messages,
-        "trajectory_format": "mini-swe-agent-1.1",
-        "instance_id": instance_id,
-    }
-    path = folder / instance_id / f"{instance_id}.traj.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document))
-    return path
 
 
 @pytest.fixture
@@ -131,7 +93,7 @@ def test_explain_prints_the_prompt_with_markers_and_counts(
         "score", str(path), "--model", str(tiny_model_dir), "--explain", "--max-tokens", "900"
     )
     assert result.exit_code == 0, result.output
-    assert "template swe-rm v1 |" in result.output and "(budget 900)" in result.output
+    assert "template swe-rm v2 |" in result.output and "(budget 900)" in result.output
     tokens = int(result.output.split(" tokens (budget")[0].rsplit("| ", 1)[1])
     assert 0 < tokens <= 900
     assert "cuts: observation: [... " in result.output

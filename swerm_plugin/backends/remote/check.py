@@ -29,7 +29,7 @@ async def check_endpoint(url: str, config: SwermConfig) -> EndpointCheck:
     client = RemoteClient(
         [url], api_key=remote.api_key, timeout_s=min(remote.timeout_s, 10.0), max_retries=0
     )
-    check = EndpointCheck(client.pool.endpoints[0].url)
+    check = EndpointCheck(client.pool.endpoints[0].shown)
     try:
         start = time.perf_counter()
         try:

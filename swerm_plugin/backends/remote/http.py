@@ -33,6 +33,7 @@ from anyio.from_thread import start_blocking_portal
 from pydantic import SecretStr
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
+from swerm_plugin.config import mask_url
 from swerm_plugin.errors import RemoteError
 
 if TYPE_CHECKING:
@@ -94,6 +95,8 @@ class Endpoint:
     """One server and what the client has seen of it."""
 
     url: str
+    #: ``url`` with credentials masked: what messages and logs show.
+    shown: str = ""
     in_flight: int = 0
     available_at: float = 0.0  # monotonic time before which it is cooling down
     requests: int = 0
@@ -107,7 +110,8 @@ class EndpointPool:
         if not urls:
             raise ValueError("at least one endpoint URL is needed")
         # Server roots: a trailing /v1 is dropped, the OpenAI routes add it back.
-        self.endpoints = [Endpoint(url.rstrip("/").removesuffix("/v1")) for url in urls]
+        roots = [url.rstrip("/").removesuffix("/v1") for url in urls]
+        self.endpoints = [Endpoint(root, shown=mask_url(root)) for root in roots]
         self._turn = itertools.count()
 
     def pick(self, now: float, avoid: Endpoint | None = None) -> Endpoint:
@@ -176,8 +180,14 @@ class RemoteClient:
         return self._api_key.get_secret_value() or None
 
     def redact(self, text: str) -> str:
+        """``text`` without the API key or any credentials of an endpoint URL."""
         key = self.api_key
-        return text.replace(key, _REDACTED) if key else text
+        if key:
+            text = text.replace(key, _REDACTED)
+        for endpoint in self.pool.endpoints:
+            if endpoint.shown != endpoint.url:
+                text = text.replace(endpoint.url, endpoint.shown)
+        return mask_url(text)
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -259,7 +269,7 @@ class RemoteClient:
             try:
                 return await send(endpoint.url)
             except TransientError as exc:
-                reason = self.redact(f"{endpoint.url}: {exc}")
+                reason = self.redact(f"{endpoint.shown}: {exc}")
                 reasons.append(reason)
                 delay = backoff_delay(number + 1, self.backoff_s, self.backoff_max_s, self._rng)
                 if exc.retry_after is not None:
@@ -270,7 +280,7 @@ class RemoteClient:
                 )
                 raise
             except RequestRejected as exc:
-                message = self.redact(f"{what} rejected by {endpoint.url}: {exc}")
+                message = self.redact(f"{what} rejected by {endpoint.shown}: {exc}")
                 raise RemoteError(message, attempts=number + 1, status=exc.status) from None
             finally:
                 endpoint.in_flight -= 1
