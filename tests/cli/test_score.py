@@ -98,7 +98,7 @@ def test_explain_prints_the_prompt_with_markers_and_counts(
     assert 0 < tokens <= 900
     assert "cuts: observation: [... " in result.output
     assert "tokens omitted ...]" in result.output
-    assert "<|im_start|>assistant\n" in result.output
+    assert "⟪<|im_start|>⟫assistant\n" in result.output  # real control tokens are marked
     assert "line 0\n" in result.output and "line 2999" in result.output
 
 
