@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from swerm_plugin.cli.options import config_from, progress_bar, runs_argument, say, scoring_options
+from swerm_plugin.cli.options import (
+    config_from,
+    policy_options,
+    policy_overrides,
+    progress_bar,
+    runs_argument,
+    say,
+    scoring_options,
+)
 
 
 @click.command("rerank")
@@ -24,17 +32,7 @@ from swerm_plugin.cli.options import config_from, progress_bar, runs_argument, s
     help="Decisions log (JSON Lines); default: <output>.decisions.jsonl.",
 )
 @scoring_options
-@click.option("--threshold", type=click.FloatRange(0, 1), help="Accept threshold on p.")
-@click.option(
-    "--on-reject",
-    type=click.Choice(["empty_patch", "flag"]),
-    help="Below the threshold: abstain with an empty patch, or keep the patch and flag it.",
-)
-@click.option(
-    "--consensus",
-    type=click.Choice(["off", "tiebreak", "hybrid"]),
-    help="Use patch agreement to break score ties, or mix it into the score.",
-)
+@policy_options
 @click.option(
     "--model-name",
     default="swerm-rerank",
@@ -62,10 +60,8 @@ def rerank_command(
     from swerm_plugin.decisions.runs import load_candidates
     from swerm_plugin.plugins.manager import get_hooks
 
-    policy = {"threshold": threshold, "on_reject": on_reject, "consensus": consensus}
-    config = config_from(
-        model=model, backend=backend, policy={k: v for k, v in policy.items() if v is not None}
-    )
+    policy = policy_overrides(threshold, on_reject, consensus)
+    config = config_from(model=model, backend=backend, policy=policy)
     decisions = decisions or output.with_name(output.name + ".decisions.jsonl")
     cache = decisions.with_name(decisions.name + ".scores.jsonl")
     loaded = load_candidates(
