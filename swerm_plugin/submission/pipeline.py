@@ -61,6 +61,11 @@ def _from_rerank(
     return runs, tasks, model_name
 
 
+def _short(path: Path) -> str:
+    """A labels file as the README names it: its folder and name, no machine-specific prefix."""
+    return Path(path.resolve().parent.name, path.name).as_posix()
+
+
 def _evaluate(
     tasks: Sequence[TaskDecision], hooks: Hooks, scorer: str, seed: int = 0
 ) -> EvalReport:
@@ -128,6 +133,6 @@ def submit_runs(
         n_runs=len(runs),
         scorer=scorer,
         selector=selector,
-        labels=[path.name for path in request.labels],
+        labels=[_short(path) for path in request.labels],
     )
     return build_submission(tasks, runs, request, facts=facts, report=report)

@@ -129,8 +129,8 @@ def _figures(report: EvalReport, facts: SubmissionFacts) -> list[str]:
     lines = ["| selection | % resolved |", "|---|---:|"]
     lines += [f"| {label} | {value:.2f} |" for label, value in rows]
     if facts.resolved is not None:
-        share = 100.0 * facts.resolved / max(facts.n_instances, 1)
-        lines.append(f"| this submission ({facts.resolved} of {facts.n_instances}) | {share:.2f} |")
+        share = 100.0 * facts.resolved / max(report.n_tasks, 1)
+        lines.append(f"| this submission ({facts.resolved} resolved) | {share:.2f} |")
     size = SPLIT_SIZES.get(facts.split)
     lines += [
         "",

@@ -183,7 +183,7 @@ def test_labels_give_the_eval_figures_and_change_nothing_else(workspace: Workspa
     assert (workspace.folder / "all_preds.jsonl").read_bytes() == preds.read_bytes()
     readme = (workspace.folder / "README.md").read_text()
     # chosen: t1 run2 (resolved), t2 run1 (resolved), t3 run2 (not): 2 of 3
-    assert "| this submission (2 of 3) | 66.67 |" in readme
+    assert "| this submission (2 resolved) | 66.67 |" in readme
     assert "| oracle (pass@2) | 100.00 |" in readme
     assert "labels from a SWE-bench harness run" in readme
     assert "The labels were used only to compute them" in readme
