@@ -277,3 +277,34 @@ def test_usage_errors(workspace: Workspace) -> None:
     assert again.exit_code == 1
     assert "already exists and is not empty; swerm will not overwrite it" in again.stderr
     assert "hint: remove it, or choose another --name or --date" in again.stderr
+
+
+def test_sdk_conversation_folders_are_copied_whole(workspace: Workspace) -> None:
+    """OpenHands SDK persisted conversations: ``<run>/<iid>/events/event-<n>-<id>.json``."""
+    from ..readers.conftest import sdk_events
+
+    run = workspace.root / "sdk-run"
+    for iid in IIDS:
+        for n, event in enumerate(sdk_events()):
+            path = run / iid / "events" / f"event-{n:05d}-{event['id']}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(event))
+    workspace.runs = [run]
+    result = workspace.submit(scores=False)
+    assert result.exit_code == 0, result.output
+    for iid in IIDS:
+        copy = workspace.folder / "trajs" / iid / iid / "events"
+        originals = sorted((run / iid / "events").iterdir())
+        assert [p.name for p in sorted(copy.iterdir())] == [p.name for p in originals]
+        assert all((copy / p.name).read_bytes() == p.read_bytes() for p in originals)
+        decision = json.loads((workspace.folder / "trajs" / iid / "decision.json").read_text())
+        assert decision["candidates"][0]["extraction"] == f"the whole folder {iid}, byte for byte"
+    # the conversations hold no patch (the SDK leaves git diff to the caller): check says so
+    (empty,) = [
+        p
+        for p in json.loads(run_cli("submission", "--check", workspace.folder, "--json").stdout)[
+            "problems"
+        ]
+        if p["rule"] == "empty_patch"
+    ]
+    assert empty["instances"] == sorted(IIDS)
