@@ -144,6 +144,10 @@ class OutputFileError(SwermError, ValueError):
     """An output file exists but is not swerm's own, or is an input; swerm will not touch it."""
 
 
+class SubmissionError(SwermError, ValueError):
+    """A leaderboard submission folder cannot be written as asked; the message says why."""
+
+
 class IntegrationError(SwermError, RuntimeError):
     """An integration cannot run as configured; the message says what to change."""
 

@@ -13,12 +13,14 @@ from swerm_plugin.cli.remote import remote_group
 from swerm_plugin.cli.rerank import rerank_command
 from swerm_plugin.cli.reward import reward_command
 from swerm_plugin.cli.score import score_command
+from swerm_plugin.cli.submission import submission_command
 from swerm_plugin.plugins.hookspecs import hookimpl
 
 BUILTIN_COMMANDS: tuple[click.Command, ...] = (
     inspect_command,
     score_command,
     rerank_command,
+    submission_command,
     eval_command,
     report_command,
     calibrate_command,

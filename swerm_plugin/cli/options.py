@@ -234,3 +234,29 @@ def printable(text: str) -> str:
     """``text`` with terminal control characters shown as escapes (``\\x1b``), so ids and agent
     text cannot clear the screen, set the window title or write to the clipboard."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def policy_options(func: F) -> F:
+    """``--threshold``, ``--on-reject`` and ``--consensus``: how the rerank decides on each
+    task's best candidate."""
+    func = click.option(
+        "--consensus",
+        type=click.Choice(["off", "tiebreak", "hybrid"]),
+        help="Use patch agreement to break score ties, or mix it into the score.",
+    )(func)
+    func = click.option(
+        "--on-reject",
+        type=click.Choice(["empty_patch", "flag"]),
+        help="Below the threshold: abstain with an empty patch, or keep the patch and flag it.",
+    )(func)
+    return click.option("--threshold", type=click.FloatRange(0, 1), help="Accept threshold on p.")(
+        func
+    )
+
+
+def policy_overrides(
+    threshold: float | None, on_reject: str | None, consensus: str | None
+) -> dict[str, Any]:
+    """The ``policy`` config overrides the given policy options make."""
+    given = {"threshold": threshold, "on_reject": on_reject, "consensus": consensus}
+    return {key: value for key, value in given.items() if value is not None}

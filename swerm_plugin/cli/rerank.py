@@ -10,6 +10,8 @@ from swerm_plugin.cli.options import (
     Problems,
     config_from,
     json_option,
+    policy_options,
+    policy_overrides,
     print_json,
     progress_bar,
     runs_argument,
@@ -34,17 +36,7 @@ from swerm_plugin.cli.options import (
     help="Decisions log (JSON Lines); default: <output>.decisions.jsonl.",
 )
 @scoring_options
-@click.option("--threshold", type=click.FloatRange(0, 1), help="Accept threshold on p.")
-@click.option(
-    "--on-reject",
-    type=click.Choice(["empty_patch", "flag"]),
-    help="Below the threshold: abstain with an empty patch, or keep the patch and flag it.",
-)
-@click.option(
-    "--consensus",
-    type=click.Choice(["off", "tiebreak", "hybrid"]),
-    help="Use patch agreement to break score ties, or mix it into the score.",
-)
+@policy_options
 @click.option(
     "--model-name",
     default="swerm-rerank",
@@ -76,10 +68,8 @@ def rerank_command(
     from swerm_plugin.decisions.runs import load_candidates
     from swerm_plugin.plugins.manager import get_hooks
 
-    policy = {"threshold": threshold, "on_reject": on_reject, "consensus": consensus}
-    config = config_from(
-        model=model, backend=backend, policy={k: v for k, v in policy.items() if v is not None}
-    )
+    policy = policy_overrides(threshold, on_reject, consensus)
+    config = config_from(model=model, backend=backend, policy=policy)
     problems = Problems(strict=strict)
     decisions = decisions or output.with_name(output.name + ".decisions.jsonl")
     cache = decisions.with_name(decisions.name + ".scores.jsonl")

@@ -33,6 +33,8 @@ from swerm_plugin.readers.text import default_run_id
 log = logging.getLogger("swerm.readers")
 
 PREDICTIONS_FORMAT = "swebench-predictions"
+#: ``Trajectory.source`` of an attempt read from a predictions file: a patch, no steps.
+PREDICTIONS_SOURCE = "swebench/predictions"
 #: Receives each file or record that could not be read, when the caller reads past them.
 OnError = Callable[[InputFormatError], None]
 

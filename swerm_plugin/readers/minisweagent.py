@@ -74,6 +74,8 @@ def _trajectory(doc: Obj) -> Trajectory:
         metadata["system_prompt"] = conversation.system
     if conversation.task and conversation.task.strip() != statement:
         metadata["task_message"] = conversation.task
+    if isinstance(info.raw("mini_version"), str):  # bookkeeping: a bad value is not an error
+        metadata["framework_version"] = info.raw("mini_version")
     config = info.opt_obj("config")
     model = config.opt_obj("model") if config is not None else None
     stats = info.opt_obj("model_stats")

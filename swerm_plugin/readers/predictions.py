@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from swerm_plugin.model import Trajectory
 from swerm_plugin.readers.base import JsonReader
-from swerm_plugin.readers.loader import PREDICTIONS_FORMAT
+from swerm_plugin.readers.loader import PREDICTIONS_FORMAT, PREDICTIONS_SOURCE
 from swerm_plugin.readers.probe import JsonSource
 from swerm_plugin.readers.swebench import (
     PREDICTIONS_EXPECTED,
@@ -42,7 +42,7 @@ class SwebenchPredictionsAdapter(JsonReader):
         for where, prediction in iter_predictions(source):
             yield Trajectory(
                 instance_id=prediction.instance_id,
-                source="swebench/predictions",
+                source=PREDICTIONS_SOURCE,
                 patch=prediction.model_patch or "",
                 model_name=prediction.model_name_or_path,
                 source_path=str(source.path),

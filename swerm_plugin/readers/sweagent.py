@@ -87,6 +87,8 @@ class SweAgentAdapter(JsonReader):
             metadata["task_message"] = task_message
         if chosen is not None:
             metadata["chosen"] = chosen
+        if isinstance(info.raw("swe_agent_version"), str):  # bookkeeping: a bad one is no error
+            metadata["framework_version"] = info.raw("swe_agent_version")
         return Trajectory(
             instance_id=instance_id,
             source="swe-agent/1.x" if replay is not None else "swe-agent/0.x",
