@@ -13,7 +13,6 @@ from swerm_plugin.cli.options import (
     json_option,
     labels_option,
     print_json,
-    progress_bar,
     runs_argument,
     say,
     scoring_options,
@@ -90,21 +89,11 @@ def calibrate_command(
         make_calibrator,
         precision_threshold,
     )
-    from swerm_plugin.decisions.runs import load_candidates
     from swerm_plugin.evaluation.evaluate import scored_arrays
 
     config = config_from(model=model, backend=backend)
     problems = Problems(strict=strict)
-    loaded = load_candidates(
-        runs,
-        config,
-        labels=labels,
-        score_files=score_files,
-        progress=progress_bar,
-        on_error=problems.skipped_input,
-        on_problem=problems.add,
-    )
-    problems.unscored(loaded)
+    loaded = problems.load(runs, config, labels=labels, score_files=score_files)
     raw, resolved, unscored = scored_arrays(loaded.groups, loaded.scores)
     source = f"{len(runs)} runs ({', '.join(r.run_id for r in loaded.runs)}), {loaded.scorer}"
     calibrator = make_calibrator(method).fit(

@@ -15,7 +15,6 @@ from swerm_plugin.cli.options import (
     json_option,
     labels_option,
     print_json,
-    progress_bar,
     runs_argument,
     scoring_options,
     stdout_console,
@@ -42,21 +41,11 @@ def evaluate_runs(
 ) -> EvalReport:
     """The eval report for the command's options."""
     from swerm_plugin.calibration import load_calibrator
-    from swerm_plugin.decisions.runs import load_candidates
     from swerm_plugin.evaluation.evaluate import evaluate_candidates
     from swerm_plugin.plugins.manager import get_hooks
 
     config = config_from(model=model, backend=backend)
-    loaded = load_candidates(
-        runs,
-        config,
-        labels=labels,
-        score_files=score_files,
-        progress=progress_bar,
-        on_error=problems.skipped_input,
-        on_problem=problems.add,
-    )
-    problems.unscored(loaded)
+    loaded = problems.load(runs, config, labels=labels, score_files=score_files)
     fitted = load_calibrator(calibrator) if calibrator is not None else None
     try:
         return evaluate_candidates(

@@ -13,7 +13,7 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -187,6 +187,32 @@ class Problems:
         """The ``on_error`` callback of the readers: a file or record that cannot be read."""
         fields = {k: getattr(error, k, None) for k in ("path", "line", "record", "field")}
         self.add("skipped", str(error), **{k: v for k, v in fields.items() if v is not None})
+
+    def load(
+        self,
+        runs: Sequence[Path],
+        config: SwermConfig,
+        *,
+        labels: Sequence[Path] = (),
+        score_files: Sequence[Path] = (),
+        cache: Path | None = None,
+    ) -> Candidates:
+        """:func:`~swerm_plugin.decisions.runs.load_candidates` with a progress bar, every
+        unreadable file or record, uncovered label and unscored candidate reported here."""
+        from swerm_plugin.decisions.runs import load_candidates
+
+        loaded = load_candidates(
+            runs,
+            config,
+            labels=labels,
+            score_files=score_files,
+            cache=cache,
+            progress=progress_bar,
+            on_error=self.skipped_input,
+            on_problem=self.add,
+        )
+        self.unscored(loaded)
+        return loaded
 
     def unscored(self, candidates: Candidates) -> None:
         """Name every candidate that has a patch but no score."""

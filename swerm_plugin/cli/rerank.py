@@ -13,7 +13,6 @@ from swerm_plugin.cli.options import (
     policy_options,
     policy_overrides,
     print_json,
-    progress_bar,
     runs_argument,
     say,
     scoring_options,
@@ -65,7 +64,6 @@ def rerank_command(
     rerank resumes without rescoring; the outputs themselves are written atomically at the end.
     """
     from swerm_plugin.decisions.rerank import rerank_group, write_outputs
-    from swerm_plugin.decisions.runs import load_candidates
     from swerm_plugin.plugins.manager import get_hooks
 
     policy = policy_overrides(threshold, on_reject, consensus)
@@ -73,15 +71,7 @@ def rerank_command(
     problems = Problems(strict=strict)
     decisions = decisions or output.with_name(output.name + ".decisions.jsonl")
     cache = decisions.with_name(decisions.name + ".scores.jsonl")
-    loaded = load_candidates(
-        runs,
-        config,
-        score_files=score_files,
-        cache=cache,
-        progress=progress_bar,
-        on_error=problems.skipped_input,
-    )
-    problems.unscored(loaded)
+    loaded = problems.load(runs, config, score_files=score_files, cache=cache)
     hooks = get_hooks(config)
     tasks = [rerank_group(g, s, hooks) for g, s in zip(loaded.groups, loaded.scores, strict=True)]
     write_outputs(tasks, predictions=output, decisions=decisions, model_name=model_name)

@@ -13,7 +13,6 @@ from swerm_plugin.cli.options import (
     json_option,
     labels_option,
     print_json,
-    progress_bar,
     runs_argument,
     say,
     scoring_options,
@@ -54,22 +53,13 @@ def reward_command(
 ) -> int:
     """Export an RL reward per trajectory of RUNS."""
     from swerm_plugin.decisions.rewards import RewardMode, reward_records
-    from swerm_plugin.decisions.runs import load_candidates
     from swerm_plugin.jsonl import atomic_write_jsonl
 
     if mode == "hybrid" and not labels:
         raise click.UsageError("--mode hybrid needs --labels (test results); or use --mode score")
     config = config_from(model=model, backend=backend)
     problems = Problems(strict=strict)
-    loaded = load_candidates(
-        runs,
-        config,
-        labels=labels,
-        score_files=score_files,
-        progress=progress_bar,
-        on_error=problems.skipped_input,
-        on_problem=problems.add,
-    )
+    loaded = problems.load(runs, config, labels=labels, score_files=score_files)
     records = reward_records(loaded.groups, loaded.scores, mode=cast(RewardMode, mode))
     atomic_write_jsonl(output, records)
     say(f"{len(records)} rewards ({mode}, scores from {loaded.scorer}) → {output}")

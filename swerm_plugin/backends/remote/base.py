@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from swerm_plugin.backends.base import RewardBackend
-from swerm_plugin.backends.remote.http import LoopThread, RemoteClient
+from swerm_plugin.backends.remote.http import RemoteClient
+from swerm_plugin.backends.remote.loop import LoopThread
 from swerm_plugin.config import SwermConfig
 from swerm_plugin.errors import BackendUnavailable, RemoteError
 from swerm_plugin.model import Score
