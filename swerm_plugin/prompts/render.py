@@ -71,7 +71,19 @@ def render_prompt(
         common["neutralised"] = neutralised + markup
         return _render_text_only(document, chosen, budget, prefill, common)
     common["neutralised"] = neutralised
+    return _render_tokens(document, chosen, tokenizer, budget, prefill, verdicts, common)
 
+
+def _render_tokens(
+    document: Document,
+    chosen: PromptTemplate,
+    tokenizer: Any,
+    budget: int | None,
+    prefill: str,
+    verdicts: tuple[str, str],
+    common: dict[str, Any],
+) -> Prompt:
+    """The token-id prompt: chat template, safe tokenization, the budget's cuts."""
     kit = tokenizer_kit(tokenizer)
     skeleton = kit.skeleton(prefill)
     verdict_ids = (kit.token_id(verdicts[0]), kit.token_id(verdicts[1]))
