@@ -77,11 +77,11 @@ def select_ranking(
     change, then priors; :class:`~swerm_plugin.selection.Selector`) as ``policy.consensus``
     says. Here the selector sees one task, so its run-relative priors compare the task's own
     candidates."""
-    from swerm_plugin.selection import Selector
+    from swerm_plugin.selection.hybrid import hybrid_shares
 
     policy = config.policy
     if policy.consensus == "off" or _all_vote_shares(scores) or len(group.candidates) < 2:
         return rank(group, scores)
-    shares = Selector().shares(group)
+    shares = hybrid_shares(group)
     weight = policy.consensus_weight if policy.consensus == "hybrid" else None
     return rank(group, scores, consensus=shares.tolist(), hybrid_weight=weight)

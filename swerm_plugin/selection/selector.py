@@ -8,11 +8,11 @@ A candidate's key, compared between the candidates of one task, is, in order:
    similar unresolved ones). A patch that changes no source file gets no votes, so it comes
    after every one that does;
 2. **same files**: how many touched the same set of source files;
-3. **priors**, one after the other: the run finished on its own (not at a step or cost limit,
-   not on an error); the patch leaves no scratch file behind; the agent ran code after its last
-   edit; the trajectory is short *for its run* (the share of that run's trajectories that took
-   more steps). Patch size is measured but not used: smaller won on some agents' runs and lost
-   on others (``docs/decisions.md``).
+3. **priors**, one after the other: the agent submitted (the run did not stop at a step, cost
+   or context limit, or on an error); the patch leaves no scratch file behind; the agent ran
+   code after its last edit; the trajectory is short *for its run* (the share of that run's
+   trajectories that took more steps). Patch size is measured but not used: smaller won on some
+   agents' runs and lost on others (``docs/decisions.md``).
 
 A signal a run did not record (no trajectory) sits between its two values, so it neither helps
 nor hurts. The key is an exact integer, written as a pairwise *support matrix* ``M``: the key of
@@ -22,7 +22,7 @@ candidate ``i`` among any subset ``S`` of the candidates is ``sum(M[i, j] for j 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,7 +95,7 @@ def _three_way(flag: bool | None) -> int:
 PriorFn = Callable[[Candidate, RunStats], int]
 #: Each prior: (number of levels, level of a candidate given its run's stats); higher is better.
 PRIORS: dict[str, tuple[int, PriorFn]] = {
-    "finished": (3, lambda c, run: _three_way(c.trajectory.finished)),
+    "submitted": (3, lambda c, run: _three_way(c.trajectory.submitted)),
     "clean": (2, lambda c, run: int(not c.patch.scratch_files)),
     "tested": (3, lambda c, run: _three_way(c.trajectory.ran_code_after_last_edit)),
     "short": (_PERCENT_LEVELS + 1, lambda c, run: share_above(c.trajectory.steps, run.steps)),
@@ -114,7 +114,7 @@ AGREEMENTS: dict[str, Callable[[PatchSignals], Hashable | None]] = {
     "same_files": lambda s: s.source_files or None,
 }
 DEFAULT_AGREEMENTS = ("same_change", "same_files")
-DEFAULT_PRIORS = ("finished", "clean", "tested", "short")
+DEFAULT_PRIORS = ("submitted", "clean", "tested", "short")
 
 
 class Selector:
@@ -135,20 +135,30 @@ class Selector:
             n for n in priors if n not in PRIORS
         ]
         if unknown:
-            raise ValueError(f"unknown selector signals: {', '.join(unknown)}")
+            raise ValueError(
+                f"unknown selector signals: {', '.join(unknown)} (agreements: "
+                f"{', '.join(AGREEMENTS)}; priors: {', '.join(PRIORS)})"
+            )
         self.agreements = tuple(agreements)
         self.priors = tuple(priors)
         self.runs_: dict[str, RunStats] = {}
 
     def prepare(self, groups: Sequence[CandidateGroup]) -> Selector:
         """Learn each run's distribution of trajectory lengths and change sizes."""
+        return self.prepare_candidates([c for g in groups for c in self.candidates(g)])
+
+    def prepare_candidates(self, candidates: Iterable[Candidate]) -> Selector:
+        """:meth:`prepare` from candidates already read (:meth:`candidates`)."""
         by_run: dict[str, list[Candidate]] = {}
-        for group in groups:
-            for trajectory in group.candidates:
-                candidate = Candidate.of(trajectory)
-                by_run.setdefault(candidate.run_id, []).append(candidate)
-        self.runs_ = {run: RunStats.of(candidates) for run, candidates in by_run.items()}
+        for candidate in candidates:
+            by_run.setdefault(candidate.run_id, []).append(candidate)
+        self.runs_ = {run: RunStats.of(members) for run, members in by_run.items()}
         return self
+
+    @staticmethod
+    def candidates(group: CandidateGroup) -> list[Candidate]:
+        """The signals of each candidate of ``group``, in order."""
+        return [Candidate.of(t) for t in group.candidates]
 
     def _prior_levels(self) -> int:
         return int(np.prod([PRIORS[name][0] for name in self.priors], dtype=np.int64))
@@ -172,7 +182,10 @@ class Selector:
 
     def support_matrix(self, group: CandidateGroup) -> np.ndarray:
         """``M[i, j]``: what candidate ``j`` adds to candidate ``i``'s key (module docs)."""
-        candidates = [Candidate.of(t) for t in group.candidates]
+        return self.matrix(self.candidates(group))
+
+    def matrix(self, candidates: Sequence[Candidate]) -> np.ndarray:
+        """:meth:`support_matrix` from candidates already read."""
         n = len(candidates)
         weights, _ = self._scale(n)
         out = np.zeros((n, n))

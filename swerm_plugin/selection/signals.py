@@ -108,8 +108,8 @@ _RUN = re.compile(
     r"|\bpython[\d.]*\s+(-\w+\s+)*[-\w./]+"
     r"|\b(make\s+(test|check)|npm\s+(run\s+)?test|yarn\s+test|go\s+test|cargo\s+test|mvn\s+test)\b"
 )
-FINISHED_STATUSES = frozenset({"submitted", "finished"})
-UNFINISHED_STATUSES = frozenset({"error", "limit"})
+# A run that hit a step/cost/context limit or crashed; its patch is whatever was left behind.
+_CUT_SHORT = frozenset({"error", "limit"})
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,9 @@ class TrajectorySignals:
     """How the run went; ``None`` where the run left nothing to tell."""
 
     steps: int | None
-    finished: bool | None
+    #: True: the agent submitted; False: the run hit a limit or an error; None: not recorded
+    #: (or ended another way, e.g. a forfeit).
+    submitted: bool | None
     ran_code_after_last_edit: bool | None
 
 
@@ -140,12 +142,9 @@ def trajectory_signals(trajectory: Trajectory) -> TrajectorySignals:
     actions = [s.action for s in trajectory.steps if s.role == "assistant" and s.action]
     steps = sum(1 for s in trajectory.steps if s.role == "assistant")
     status = trajectory.exit_status
+    submitted = True if status == "submitted" else False if status in _CUT_SHORT else None
     return TrajectorySignals(
         steps=steps or None,
-        finished=True
-        if status in FINISHED_STATUSES
-        else False
-        if status in UNFINISHED_STATUSES
-        else None,
+        submitted=submitted,
         ran_code_after_last_edit=_ran_after_last_edit(actions) if actions else None,
     )
