@@ -78,6 +78,31 @@ def _squeeze_spaces(text: str) -> str:
     return out
 
 
+# A complete string literal on one line, with backslash escapes.
+_STRING_LITERAL = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'""")
+
+
+def _squeeze_code(text: str) -> str:
+    """:func:`_squeeze_spaces` outside string literals: whitespace inside a literal is
+    behaviour (``"{} \\n"`` and ``"{}\\n"`` differ). After a quote that does not close on the line
+    (a multi-line literal), the rest of the line is kept as it is."""
+    out: list[str] = []
+    start = 0
+    for match in _STRING_LITERAL.finditer(text):
+        code = text[start : match.start()]
+        if "'" in code or '"' in code:
+            break  # an opening quote the pattern could not close: a literal runs on
+        out.extend((_squeeze_spaces(code), match.group()))
+        start = match.end()
+    rest = text[start:]
+    quote = min((i for i in (rest.find("'"), rest.find('"')) if i != -1), default=-1)
+    if quote == -1:
+        out.append(_squeeze_spaces(rest))
+    else:
+        out.extend((_squeeze_spaces(rest[:quote]), rest[quote:]))
+    return "".join(out)
+
+
 def normalize_line(line: str, path: str) -> str:
     """One changed line in behaviour-preserving normal form ('' when nothing of it is left)."""
     ext = _extension(path)
@@ -85,7 +110,8 @@ def normalize_line(line: str, path: str) -> str:
         line = _strip_comment(line, ("#",))
     elif ext in _SLASH_COMMENT:
         line = _strip_comment(line, ("//", "/*"))
-    body = _squeeze_spaces(line)
+    is_code = ext in _HASH_COMMENT or ext in _SLASH_COMMENT
+    body = _squeeze_code(line) if is_code else _squeeze_spaces(line)
     if not body:
         return ""
     if ext in _INDENT_SENSITIVE:

@@ -38,9 +38,7 @@ def write_predictions_run(folder: Path, attempts: Mapping[str, Attempt]) -> tupl
     """A predictions run: one ``{"instance_id", "model_name_or_path", "model_patch"}`` a line."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = [
-        json.dumps(
-            {"instance_id": iid, "model_name_or_path": folder.name, "model_patch": a.patch}
-        )
+        json.dumps({"instance_id": iid, "model_name_or_path": folder.name, "model_patch": a.patch})
         for iid, a in attempts.items()
     ]
     (folder / "preds.jsonl").write_text("\n".join(lines) + "\n")

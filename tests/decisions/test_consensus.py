@@ -127,3 +127,14 @@ def test_a_moved_line_stays_a_change() -> None:
         " if x:\n-a = 1\n-b = 2\n+b = 2\n+a = 1\n y = 0\n"
     )
     assert normalize_patch(swapped) == "@ pkg/m.py\n+b=2\n-b=2"  # a swap is a change too
+
+
+def test_whitespace_inside_a_string_literal_is_a_change(make_diff: MakeDiff) -> None:
+    # Real case (pydata__xarray-5131): the fix removes one space before "\n" in a format string.
+    before = '        return "{}, grouped over {!r} \\n{!r} groups".format('
+    fix = make_diff("pkg/groupby.py", [before], [before.replace(" \\n", "\\n")])
+    assert normalize_patch(fix) != ""
+    spaced = make_diff("pkg/m.py", ['x = "a  b" + y'], ['x  =  "a  b"  +  y'])
+    assert normalize_patch(spaced) == ""  # whitespace outside the literal: no change
+    docstring = make_diff("pkg/m.py", ['    """Return  it.'], ['    """Return it.'])
+    assert normalize_patch(docstring) != ""  # a literal that runs on is kept as written
