@@ -6,14 +6,16 @@ are in ``docs/decisions.md``; :mod:`swerm_plugin.selection.selector` combines th
 
 Files a patch touches fall in three roles:
 
-- **scratch**: a file the patch *adds* at the repository root, or anywhere under a name agents
-  give throw-away scripts (``reproduce_bug.py``, ``debug_x.py``, ``scratch.py`` …). They never
-  change the behaviour under test, so they take no part in comparing fixes;
+- **scratch**: a file the patch *adds* at the repository root, anywhere under a name agents
+  give throw-away scripts (``reproduce_bug.py``, ``debug_x.py``, ``scratch.py`` …), or that a
+  build, a test run or an editor leaves behind (``_build/``, ``*.egg-info/``, ``*.orig`` …).
+  They never change the behaviour under test, so they take no part in comparing fixes;
 - **test**: a path inside a ``test``/``tests``/``testing`` folder, or named ``test_*``,
   ``*_test(s).py`` or ``conftest.py``;
+- **docs**: under ``doc/`` or ``docs/``, reStructuredText or Markdown, or a changelog;
 - **source**: everything else. The *source form* of a patch (its normal form, see
   :func:`swerm_plugin.patches.parse_patch`, restricted to source files) is what candidates vote
-  on: two runs that made the same fix but wrote different tests or scratch files agree.
+  on: two runs that made the same fix but wrote different tests, docs or scratch files agree.
 """
 
 from __future__ import annotations
@@ -26,23 +28,35 @@ from typing import Literal
 from swerm_plugin.model import Trajectory
 from swerm_plugin.patches import parse_patch, patch_stats
 
-FileRole = Literal["source", "test", "scratch"]
+FileRole = Literal["source", "test", "docs", "scratch"]
 
 _TEST_PATH = re.compile(
     r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_tests?\.py$|(^|/)conftest\.py$", re.IGNORECASE
 )
+_DOCS_PATH = re.compile(
+    r"^docs?/|\.(rst|md|markdown|adoc)$|(^|/)(changes|changelog|history|news|authors)[^/]*$",
+    re.IGNORECASE,
+)
 _SCRATCH_NAME = re.compile(
     r"^(reproduc\w*|repro|replicat\w*|debug|scratch|temp|tmp)([_.-]|\d|$)", re.IGNORECASE
+)
+# What a build, a test run or an editor leaves behind.
+_ARTEFACT = re.compile(
+    r"(^|/)(_?build|dist|__pycache__|\.pytest_cache|[^/]+\.egg-info)/"
+    r"|\.(pyc|pyo|orig|rej|bak|swp|log)$",
+    re.IGNORECASE,
 )
 
 
 def file_role(path: str, *, added: bool) -> FileRole:
     """The role of one changed file (see the module docs); only an added file can be scratch."""
     name = path.rsplit("/", 1)[-1]
-    if added and ("/" not in path or _SCRATCH_NAME.match(name)):
+    if added and ("/" not in path or _SCRATCH_NAME.match(name) or _ARTEFACT.search(path)):
         return "scratch"
     if _TEST_PATH.search(path):
         return "test"
+    if _DOCS_PATH.search(path):
+        return "docs"
     return "source"
 
 

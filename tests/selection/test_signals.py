@@ -28,14 +28,20 @@ from .conftest import FIX, OTHER_FIX, SCRATCH, TEST_CHANGE, diff
         ("pkg/test_mod.py", False, "test"),
         ("pkg/mod_test.py", False, "test"),
         ("conftest.py", False, "test"),
+        ("docs/_build/html/index.html", True, "scratch"),  # a build's output
+        ("pkg/mod.py.orig", True, "scratch"),
+        ("docs/usage.rst", False, "docs"),
+        ("CHANGES.rst", False, "docs"),
+        ("pkg/README.md", True, "docs"),
     ],
 )
 def test_file_roles(path: str, added: bool, role: str) -> None:
     assert file_role(path, added=added) == role
 
 
-def test_the_source_form_leaves_tests_and_scratch_files_out() -> None:
-    bare, full = patch_signals(FIX), patch_signals(FIX + TEST_CHANGE + SCRATCH)
+def test_the_source_form_leaves_tests_docs_and_scratch_files_out() -> None:
+    changelog = diff("CHANGES.rst", ["Unreleased"], ["Unreleased", "- f() accepts []"])
+    bare, full = patch_signals(FIX), patch_signals(FIX + TEST_CHANGE + SCRATCH + changelog)
     assert full.source_form == bare.source_form != ""
     assert full.source_files == frozenset({"pkg/mod.py"})
     assert full.source_lines == 3  # -return, +if, +return
