@@ -73,6 +73,9 @@ def test_eval_reports_the_selector_as_consensus(six_runs: list[tuple[Path, Path]
     assert old["selector"] == {"name": "consensus", "version": "1"}
     # similarity votes: task a goes to the four similar patches; task b to the pair
     assert old["consensus"] == pytest.approx(50.0)
+    args = [a for run, labels in six_runs for a in (run, "--labels", labels)]
+    table = run_cli("eval", "--subsets", "5", *args).stdout
+    assert "consensus (selector)" in table and "naive majority" in table
 
 
 def test_rerank_picks_the_selectors_choice(

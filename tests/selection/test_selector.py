@@ -7,9 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
+from swerm_plugin.backends.base import GroupScorer
 from swerm_plugin.backends.consensus import ConsensusScorer
 from swerm_plugin.config import SwermConfig
-from swerm_plugin.model import Step
+from swerm_plugin.model import CandidateGroup, Score, Step
 from swerm_plugin.selection import Selector
 
 from .conftest import ELSEWHERE, FIX, OTHER_FIX, SCRATCH, TEST_CHANGE, candidate, diff, group
@@ -124,3 +125,27 @@ def test_the_key_of_a_subset_is_a_sum_over_the_subset() -> None:
 def test_unknown_signal_names_are_refused() -> None:
     with pytest.raises(ValueError, match=r"unknown selector signals: same_vibe, longest \(agreem"):
         Selector(agreements=("same_vibe",), priors=("longest",))
+
+
+@pytest.mark.parametrize(
+    ("prior", "better", "worse"),
+    [
+        ("small", FIX, diff("pkg/mod.py", ["a = 1"], ["a = 2", "b = 3", "c = 4", "d = 5"])),
+        ("no_tests", OTHER_FIX, FIX + TEST_CHANGE),
+        ("no_new_files", OTHER_FIX, FIX + diff("pkg/new.py", [], ["X = 1"], new=True)),
+    ],
+)
+def test_the_priors_left_out_of_the_default(prior: str, better: str, worse: str) -> None:
+    assert prior not in Selector().priors
+    assert best(Selector(priors=(prior,)), candidate(worse), candidate(better)) == [1]
+
+
+def test_a_group_scorer_without_a_support_matrix_is_scored_on_its_own() -> None:
+    class Fixed(GroupScorer):
+        name = "fixed"
+
+        def score_group(self, group: CandidateGroup) -> list[Score]:
+            return [Score(raw=0.1 * i, kind="vote_share") for i in range(len(group.candidates))]
+
+    matrix = Fixed(SwermConfig()).support_matrix(group(candidate(FIX), candidate(FIX)))
+    np.testing.assert_allclose(matrix, np.diag([0.0, 0.1]))
