@@ -94,7 +94,12 @@ class PolicyConfig(_Section):
     consensus: Literal["off", "tiebreak", "hybrid"] = Field(
         "tiebreak", description="patch agreement among candidates: ignore, break ties, or mix in"
     )
-    consensus_weight: float = Field(0.3, ge=0.0, le=1.0, description="hybrid: consensus share")
+    consensus_weight: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="hybrid: the selector's share (fit it: swerm calibrate --fit-consensus-weight)",
+    )
     consensus_similarity: float = Field(
         0.7, gt=0.0, le=1.0, description="patches at least this similar share votes"
     )
@@ -150,7 +155,7 @@ class SwermConfig(_Section):
     enabled: bool = Field(False, description="switch the framework integrations on")
     backend: str = Field(
         "auto",
-        description="auto: transformers when a model is set; rerank and eval use consensus if not",
+        description="auto: transformers when a model is set, else (rerank, eval) the selector",
     )
     model: str | None = Field(None, description="model folder, hub id or served model name")
     template: str = "swe-rm"

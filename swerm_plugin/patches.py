@@ -3,7 +3,7 @@
 Two candidate patches that differ only in things that do not change behaviour should count as
 the same change (consensus voting, :mod:`swerm_plugin.backends.consensus`). The normal form
 drops comments, blank lines, diff context and hunk offsets, sorts the files, and cancels lines
-that were removed and re-added unchanged.
+that a change block removes and re-adds unchanged (a line moved elsewhere stays a change).
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import functools
 import re
 from collections import Counter
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
-from unidiff import PatchSet, UnidiffParseError
+from unidiff import PatchedFile, PatchSet, UnidiffParseError
 
 # Languages by comment syntax, chosen by file extension.
 _HASH_COMMENT = frozenset(
@@ -77,6 +78,31 @@ def _squeeze_spaces(text: str) -> str:
     return out
 
 
+# A complete string literal on one line, with backslash escapes.
+_STRING_LITERAL = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'""")
+
+
+def _squeeze_code(text: str) -> str:
+    """:func:`_squeeze_spaces` outside string literals: whitespace inside a literal is
+    behaviour (``"{} \\n"`` and ``"{}\\n"`` differ). After a quote that does not close on the line
+    (a multi-line literal), the rest of the line is kept as it is."""
+    out: list[str] = []
+    start = 0
+    for match in _STRING_LITERAL.finditer(text):
+        code = text[start : match.start()]
+        if "'" in code or '"' in code:
+            break  # an opening quote the pattern could not close: a literal runs on
+        out.extend((_squeeze_spaces(code), match.group()))
+        start = match.end()
+    rest = text[start:]
+    quote = min((i for i in (rest.find("'"), rest.find('"')) if i != -1), default=-1)
+    if quote == -1:
+        out.append(_squeeze_spaces(rest))
+    else:
+        out.extend((_squeeze_spaces(rest[:quote]), rest[quote:]))
+    return "".join(out)
+
+
 def normalize_line(line: str, path: str) -> str:
     """One changed line in behaviour-preserving normal form ('' when nothing of it is left)."""
     ext = _extension(path)
@@ -84,7 +110,8 @@ def normalize_line(line: str, path: str) -> str:
         line = _strip_comment(line, ("#",))
     elif ext in _SLASH_COMMENT:
         line = _strip_comment(line, ("//", "/*"))
-    body = _squeeze_spaces(line)
+    is_code = ext in _HASH_COMMENT or ext in _SLASH_COMMENT
+    body = _squeeze_code(line) if is_code else _squeeze_spaces(line)
     if not body:
         return ""
     if ext in _INDENT_SENSITIVE:
@@ -152,9 +179,10 @@ def parse_patch(patch: str) -> list[FileChange]:
     """The files a unified diff changes, in normal form and sorted by path.
 
     Context lines, hunk offsets, ``index``/mode lines and comment-only or blank changes are
-    dropped; a line removed and added back (after normalisation) in the same file cancels out.
-    Text that is not a unified diff (a bare edit script, a truncated export) is compared line by
-    line as it is.
+    dropped. Within each block of changed lines (the lines between two context lines), the
+    normalised removed and added lines are diffed again, so a line rewritten only in whitespace
+    or comments cancels out while a line moved elsewhere stays a change. Text that is not a
+    unified diff (a bare edit script, a truncated export) is compared line by line as it is.
     """
     parsed = _patch_set(patch)
     files: dict[str, list[str]] = {}
@@ -163,19 +191,42 @@ def parse_patch(patch: str) -> list[FileChange]:
         files[""] = [line for line in lines if line]
     else:
         for changed in parsed:
-            for hunk in changed:
-                for line in hunk:
-                    if line.line_type not in "+-":
-                        continue
-                    normal = normalize_line(line.value.rstrip("\r\n"), changed.path)
-                    if normal:
-                        files.setdefault(changed.path, []).append(line.line_type + normal)
-    changes = []
-    for name in sorted(files):
-        kept = _cancel_unchanged(files[name])
-        if kept:
-            changes.append(FileChange(path=name, lines=tuple(kept)))
-    return changes
+            kept = _changed_lines(changed)
+            if kept:
+                files.setdefault(changed.path, []).extend(kept)
+    return [FileChange(path=name, lines=tuple(files[name])) for name in sorted(files)]
+
+
+def _changed_lines(changed: PatchedFile) -> list[str]:
+    """The normalised ``-``/``+`` lines of one file, re-diffed block by block."""
+    out: list[str] = []
+    removed: list[str] = []
+    added: list[str] = []
+    for hunk in changed:
+        for line in hunk:
+            if line.line_type in "+-":
+                normal = normalize_line(line.value.rstrip("\r\n"), changed.path)
+                if normal:
+                    (removed if line.line_type == "-" else added).append(normal)
+            elif line.line_type == " ":
+                out.extend(_rediff(removed, added))
+                removed, added = [], []
+        out.extend(_rediff(removed, added))
+        removed, added = [], []
+    return out
+
+
+def _rediff(removed: list[str], added: list[str]) -> list[str]:
+    """The lines of one change block that still differ once normalised (``-`` then ``+``)."""
+    if not removed or not added:
+        return [f"-{line}" for line in removed] + [f"+{line}" for line in added]
+    out: list[str] = []
+    matcher = SequenceMatcher(None, removed, added, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            out.extend(f"-{line}" for line in removed[i1:i2])
+            out.extend(f"+{line}" for line in added[j1:j2])
+    return out
 
 
 @dataclass(frozen=True)
@@ -217,24 +268,6 @@ def patch_lines(patch: str) -> int:
         for line in patch.splitlines()
         if line[:1] in "+-" and not line.startswith(("+++ ", "--- "))
     )
-
-
-def _cancel_unchanged(lines: list[str]) -> list[str]:
-    """Drop pairs of ``-x`` / ``+x``: a line rewritten only in whitespace or comments."""
-    removed = Counter(line[1:] for line in lines if line[0] == "-")
-    added = Counter(line[1:] for line in lines if line[0] == "+")
-    same = removed & added
-    if not same:
-        return lines
-    budget = {"-": Counter(same), "+": Counter(same)}
-    kept = []
-    for line in lines:
-        left = budget.get(line[0])
-        if left is not None and left[line[1:]] > 0:
-            left[line[1:]] -= 1
-            continue
-        kept.append(line)
-    return kept
 
 
 @functools.lru_cache(maxsize=4096)

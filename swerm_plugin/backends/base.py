@@ -8,6 +8,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import numpy as np
+
 from swerm_plugin.config import SwermConfig
 from swerm_plugin.errors import BackendUnavailable
 from swerm_plugin.model import CandidateGroup, Score, ScoreKind
@@ -66,17 +68,34 @@ class RewardBackend(ABC):
 class GroupScorer(ABC):
     """Scores every candidate of one task at once, because a candidate's score depends on the
     others (votes). Registered through ``swerm_register_backends`` like a backend; chosen with
-    ``backend = "<name>"``, and the default when no model is configured."""
+    ``backend = "<name>"``. The default when no model is configured is ``selector``."""
 
     name: ClassVar[str]
+    #: Bumped by the scorer whenever a change can change a pick; ``swerm eval`` reports it.
+    version: ClassVar[str] = ""
     kind: ClassVar[ScoreKind] = "vote_share"
 
     def __init__(self, config: SwermConfig) -> None:
         self.config = config
 
+    def prepare(self, groups: Sequence[CandidateGroup]) -> None:  # noqa: B027 - optional
+        """Called once with every task of the runs before any :meth:`score_group`, so a scorer
+        can use run-level statistics (e.g. how long a trajectory is for its run)."""
+
     @abstractmethod
     def score_group(self, group: CandidateGroup) -> list[Score]:
         """One score per candidate of ``group``, in order."""
+
+    def support_matrix(self, group: CandidateGroup) -> np.ndarray:
+        """``M[i, j]``: what candidate ``j``'s presence adds to candidate ``i``'s score, so that
+        among any subset ``S`` of the candidates, ``i`` scores ``sum(M[i, j] for j in S)`` and
+        the best of ``S`` is the highest. ``swerm eval`` uses it to pick inside random subsets.
+
+        The default says a score does not depend on the others: the scores on the diagonal.
+        """
+        return np.diag(
+            [s.raw if s.ok and s.raw is not None else 0.0 for s in self.score_group(group)]
+        )
 
     def close(self) -> None:  # noqa: B027 - nothing to release for most scorers
         """Release what the scorer holds."""

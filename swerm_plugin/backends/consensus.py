@@ -84,6 +84,13 @@ class ConsensusScorer(GroupScorer):
     """Scores each candidate of a task by its share of the votes of all candidates."""
 
     name: ClassVar[str] = BACKEND_NAME
+    version: ClassVar[str] = "1"
+
+    def support_matrix(self, group: CandidateGroup) -> np.ndarray:
+        return vote_matrix(
+            [t.patch for t in group.candidates],
+            similarity=self.config.policy.consensus_similarity,
+        )
 
     def score_group(self, group: CandidateGroup) -> list[Score]:
         shares = consensus_scores(

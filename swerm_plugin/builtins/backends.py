@@ -1,5 +1,6 @@
 """Registers the built-in scorers: ``transformers`` (local), ``vllm``, ``openai`` and ``classify``
-(remote), and ``consensus`` (patch voting, the scorer when no model is configured)."""
+(remote), ``selector`` (the scorer when no model is configured) and ``consensus`` (plain patch
+voting)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ def swerm_register_backends(
     from swerm_plugin.backends.remote.classify import ClassifyBackend
     from swerm_plugin.backends.remote.openai import OpenAIBackend
     from swerm_plugin.backends.remote.vllm import VllmBackend
+    from swerm_plugin.backends.selector import SelectorScorer
     from swerm_plugin.backends.transformers import TransformersBackend
 
     for cls in (TransformersBackend, VllmBackend, OpenAIBackend, ClassifyBackend):
         register(cls)
+    register(SelectorScorer)
     register(ConsensusScorer)

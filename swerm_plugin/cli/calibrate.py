@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +20,10 @@ from swerm_plugin.cli.options import (
 )
 from swerm_plugin.errors import CalibrationError
 from swerm_plugin.model import Score
+
+if TYPE_CHECKING:
+    from swerm_plugin.calibration import Calibrator
+    from swerm_plugin.decisions.runs import Candidates
 
 
 class CalibrationMethod(click.ParamType):
@@ -70,6 +74,12 @@ class CalibrationMethod(click.ParamType):
 )
 @strict_option
 @json_option
+@click.option(
+    "--fit-consensus-weight",
+    is_flag=True,
+    help="Also fit policy.consensus_weight, the selector's share in the hybrid ranking "
+    "(model probability + selector), on the same labelled runs; needs model scores.",
+)
 def calibrate_command(
     runs: tuple[Path, ...],
     labels: tuple[Path, ...],
@@ -82,6 +92,7 @@ def calibrate_command(
     delta: float,
     strict: bool,
     as_json: bool,
+    fit_consensus_weight: bool,
 ) -> int:
     """Fit a calibrator on labelled, scored RUNS (and optionally a guaranteed threshold)."""
     from swerm_plugin.calibration import (
@@ -95,6 +106,10 @@ def calibrate_command(
     problems = Problems(strict=strict)
     loaded = problems.load(runs, config, labels=labels, score_files=score_files)
     raw, resolved, unscored = scored_arrays(loaded.groups, loaded.scores)
+    if fit_consensus_weight and loaded.scorer == loaded.selector.name:
+        raise click.UsageError(
+            "--fit-consensus-weight needs model scores: pass --scores FILE or --model"
+        )
     source = f"{len(runs)} runs ({', '.join(r.run_id for r in loaded.runs)}), {loaded.scorer}"
     calibrator = make_calibrator(method).fit(
         raw, resolved, source=source, score_kind=_score_kind(loaded.scores)
@@ -123,6 +138,8 @@ def calibrate_command(
             f"{found.precision:.1%}, accepts {found.coverage:.1%} of candidates); set "
             f"policy.threshold = {found.threshold:.2f}"
         )
+    if fit_consensus_weight:
+        say_hybrid_weight(loaded, calibrator)
     if as_json:
         print_json({**result, "problems": problems.to_json()})
     return problems.exit_code()
@@ -137,3 +154,19 @@ def _score_kind(scores: list[list[Score | None]]) -> str:
             "calibrate model scores and vote shares separately"
         )
     return kinds.pop() if kinds else "p_yes"
+
+
+def say_hybrid_weight(loaded: Candidates, calibrator: Calibrator) -> None:
+    """Fit the hybrid weight on the calibrated probabilities and print the config line."""
+    from swerm_plugin.selection.hybrid import fit_hybrid_weight, hybrid_tasks
+
+    fit = fit_hybrid_weight(
+        hybrid_tasks(loaded.groups, loaded.scores, calibrate=calibrator.transform)
+    )
+    say(
+        f"hybrid weight {fit.weight:.2f}: picks resolve {fit.accuracy[fit.weight]:.1%} of "
+        f"{fit.n_tasks} tasks ({fit.n_informative} with both resolved and unresolved "
+        f"candidates); model alone {fit.accuracy[0.0]:.1%}, selector alone "
+        f'{fit.accuracy[1.0]:.1%}; set policy.consensus = "hybrid" and '
+        f"policy.consensus_weight = {fit.weight:.2f}"
+    )

@@ -57,6 +57,7 @@ def evaluate_runs(
             total_tasks=total_tasks,
             calibrator=fitted,
             scorer_name=loaded.scorer,
+            selector=loaded.selector,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None

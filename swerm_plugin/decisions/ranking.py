@@ -1,9 +1,10 @@
 """How the candidates of one task are ranked (the default ``swerm_select``).
 
-Highest probability first; ties go to the candidate more others agree with (consensus, unless
-``policy.consensus = "off"``), then to a submitted run, then fewer steps, then a smaller patch.
-Candidates with an empty patch always come last, and unscored ones after the scored. With
-``policy.consensus = "hybrid"`` the probability itself is mixed with the consensus vote share.
+Highest probability first; ties go to the candidate the no-model selector prefers (agreement
+with the others first, unless ``policy.consensus = "off"``), then to a submitted run, then fewer
+steps, then a smaller patch. Candidates with an empty patch always come last, and unscored ones
+after the scored. With ``policy.consensus = "hybrid"`` the probability itself is mixed with the
+selector's share: ``(1 - w) * p + w * share``, ``w = policy.consensus_weight``.
 """
 
 from __future__ import annotations
@@ -72,14 +73,15 @@ def _all_vote_shares(scores: Sequence[Score | None]) -> bool:
 def select_ranking(
     group: CandidateGroup, scores: Sequence[Score | None], config: SwermConfig
 ) -> list[int]:
-    """The default ranking: by score, with patch consensus as ``policy.consensus`` says."""
-    from swerm_plugin.backends.consensus import consensus_scores
+    """The default ranking: by score, with the no-model selector's share (agreement on the
+    change, then priors; :class:`~swerm_plugin.selection.Selector`) as ``policy.consensus``
+    says. Here the selector sees one task, so its run-relative priors compare the task's own
+    candidates."""
+    from swerm_plugin.selection.hybrid import hybrid_shares
 
     policy = config.policy
     if policy.consensus == "off" or _all_vote_shares(scores) or len(group.candidates) < 2:
         return rank(group, scores)
-    shares = consensus_scores(
-        [t.patch for t in group.candidates], similarity=policy.consensus_similarity
-    )
+    shares = hybrid_shares(group)
     weight = policy.consensus_weight if policy.consensus == "hybrid" else None
     return rank(group, scores, consensus=shares.tolist(), hybrid_weight=weight)

@@ -29,7 +29,7 @@ log = logging.getLogger("swerm.decisions")
 #: Advances a progress bar by a number of tasks.
 Progress = Callable[[int], None]
 #: The scorer used when no model is configured.
-DEFAULT_GROUP_SCORER = "consensus"
+DEFAULT_GROUP_SCORER = "selector"
 
 
 @dataclass
@@ -113,16 +113,19 @@ def has_reward_model(config: SwermConfig) -> bool:
 
 def group_scorer(config: SwermConfig) -> GroupScorer:
     """The scorer used without a model: ``backend`` when it names a group scorer, else the
-    default (``consensus``)."""
+    default (``selector``)."""
     from swerm_plugin.backends.base import GroupScorer
     from swerm_plugin.plugins.manager import get_hooks
 
     available = get_hooks(config).backends()
-    name = config.backend if config.backend != "auto" else DEFAULT_GROUP_SCORER
-    cls = available.get(name)
+    chosen = available.get(config.backend)
+    if chosen is not None and issubclass(chosen, GroupScorer):
+        return chosen(config)
+    cls = available.get(DEFAULT_GROUP_SCORER)
     if cls is None or not issubclass(cls, GroupScorer):
         raise CandidatesError(
-            f"no group scorer named '{name}' is registered (found: {', '.join(sorted(available))})"
+            f"no group scorer named '{DEFAULT_GROUP_SCORER}' is registered "
+            f"(found: {', '.join(sorted(available))})"
         )
     return cls(config)
 
@@ -133,24 +136,30 @@ def score_groups(
     *,
     known: Mapping[str, Score] | None = None,
     scorer: Callable[[list[Trajectory]], list[Score]] | None = None,
+    voter: GroupScorer | None = None,
     on_scored: Callable[[Trajectory, Score], None] | None = None,
     progress: Progress | None = None,
 ) -> list[list[Score | None]]:
     """One score per candidate of every group.
 
-    Scores come from ``known`` (by content hash) first, re-calibrated with the configured
-    calibrator (the file's ``calibrated`` value is not trusted as is); the rest from ``scorer``
-    (a reward model, e.g. ``Verifier.score``) when given. With neither, every candidate gets the
-    group scorer's score (vote shares); with ``known`` only, the candidates it lacks stay
-    ``None`` (unscored) rather than mixing vote shares into model probabilities. ``on_scored``
-    sees every newly model-scored candidate (to cache it for resuming).
+    Scores come from ``known`` (by content hash) first; the rest from ``scorer`` (a reward
+    model, e.g. ``Verifier.score``) when given. With neither, every candidate gets the group
+    scorer's score (``voter``, prepared with ``groups``; by default :func:`group_scorer`'s);
+    with ``known`` only, the candidates it lacks stay ``None`` (unscored) rather than mixing
+    vote shares into model probabilities. ``on_scored`` sees every newly model-scored candidate
+    (to cache it for resuming). Scores read from ``known`` are re-calibrated with the
+    configured calibrator (the file's ``calibrated`` value is not trusted as is).
     """
     from swerm_plugin.plugins.manager import get_hooks
     from swerm_plugin.verifier import calibrate_score
 
     hooks = get_hooks(config)
     known = known or {}
-    voter = group_scorer(config) if scorer is None and not known else None
+    if scorer is not None or known:
+        voter = None
+    elif voter is None:
+        voter = group_scorer(config)
+        voter.prepare(groups)
     out: list[list[Score | None]] = []
     for group in groups:
         scores: list[Score | None] = []
@@ -183,6 +192,9 @@ class Candidates:
     scores: list[list[Score | None]]
     scorer: str
     config: SwermConfig
+    #: The scorer without a model, prepared with every task: what ``swerm eval`` reports as
+    #: its ``consensus`` figure, whatever scored the candidates.
+    selector: GroupScorer
 
     def unscored(self) -> list[Trajectory]:
         """Candidates with a patch but no usable score (not in the scores files, or failed)."""
@@ -209,9 +221,9 @@ def load_candidates(
 
     Scores come from ``score_files`` (and ``cache``) by content hash, then from the configured
     reward model (newly scored candidates are appended to ``cache`` as they come, so an
-    interrupted run resumes), else from the group scorer. ``on_error`` receives every file or
-    record that could not be read (without it, the first one raises); ``on_problem`` what the
-    labels leave out.
+    interrupted run resumes), else from the group scorer (``selector`` unless ``backend`` names
+    another). ``on_error`` receives every file or record that could not be read (without it,
+    the first one raises); ``on_problem`` what the labels leave out.
     """
     from swerm_plugin.decisions.labels import apply_labels
     from swerm_plugin.scores import ScoresOutput, read_scores
@@ -223,10 +235,12 @@ def load_candidates(
     known: dict[str, Score] = {}
     for path in score_files:
         known.update(read_scores(path))
+    selector = group_scorer(config)
+    selector.prepare(groups)
     if not has_reward_model(config):
-        scores = score_groups(groups, config, known=known)
-        scorer = "scores file" if known else group_scorer(config).name
-        return Candidates(runs, groups, scores, scorer, config)
+        scores = score_groups(groups, config, known=known, voter=selector)
+        scorer = "scores file" if known else selector.name
+        return Candidates(runs, groups, scores, scorer, config, selector)
     from swerm_plugin.verifier import Verifier
 
     sink = ScoresOutput(cache, inputs=run_paths) if cache is not None else None
@@ -242,7 +256,7 @@ def load_candidates(
             on_scored=_cache_writer(sink) if sink is not None else None,
             progress=advance,
         )
-    return Candidates(runs, groups, scores, config.model or config.backend, config)
+    return Candidates(runs, groups, scores, config.model or config.backend, config, selector)
 
 
 def _cache_writer(sink: ScoresOutput) -> Callable[[Trajectory, Score], None]:

@@ -153,12 +153,14 @@ def sample_consensus_at_k(
     n_subsets: int = 1000,
     seed: int = 0,
 ) -> np.ndarray:
-    """Consensus best@k for k = 1..N on random subsets: an array of shape (n_subsets, N).
+    """best@k of a selector whose pick depends on the subset (votes), for k = 1..N on random
+    subsets: an array of shape (n_subsets, N).
 
     Unlike a fixed ranking, a vote depends on who else is in the subset, so each subset is
-    re-voted: ``votes[t]`` is task ``t``'s vote matrix (:func:`~swerm_plugin.decisions.patches.
-    vote_matrix`) and ``labels[t]`` its resolved labels. A tied vote goes to a random one of the
-    tied candidates (the first of them in the subset's random order).
+    re-voted: ``votes[t]`` is task ``t``'s support matrix
+    (:meth:`~swerm_plugin.backends.base.GroupScorer.support_matrix`; for plain voting the vote
+    matrix) and ``labels[t]`` its resolved labels. A tie goes to a random one of the tied
+    candidates (the first of them in the subset's random order).
     """
     if n_subsets < 1:
         raise ValueError(f"n_subsets must be at least 1, got {n_subsets}")
@@ -172,7 +174,7 @@ def sample_consensus_at_k(
         for k in range(1, m + 1):
             members = perms[:, :k]
             support = task_votes[members[:, :, None], members[:, None, :]].sum(axis=-1)
-            tied = np.isclose(support, support.max(axis=1, keepdims=True))
+            tied = _ties(support, support.max(axis=1, keepdims=True))
             winner = members[rows, np.argmax(tied, axis=1)[:, None]][:, 0]
             hits[:, k - 1] += task_labels[winner]
         hits[:, m:] += task_labels[winner][:, None]  # k > m: the full set, as at k = m
@@ -181,11 +183,18 @@ def sample_consensus_at_k(
 
 
 def consensus_pick(votes: np.ndarray, labels: np.ndarray) -> float:
-    """Chance that the consensus pick over all candidates resolves the task (a tied vote is
-    broken uniformly at random, so this is the mean label of the tied best)."""
+    """Chance that the pick by support matrix ``votes`` over all candidates resolves the task (a
+    tie is broken uniformly at random, so this is the mean label of the tied best)."""
     support = votes.sum(axis=1)
-    tied = np.isclose(support, support.max())
+    tied = _ties(support, support.max())
     return float(labels[tied].mean())
+
+
+def _ties(support: np.ndarray, best: np.ndarray | float) -> np.ndarray:
+    """Which supports equal the best: up to rounding only, since a selector's keys are large
+    integers whose last units are real differences."""
+    out: np.ndarray = np.isclose(support, best, rtol=1e-12, atol=1e-12)
+    return out
 
 
 @dataclass(frozen=True)

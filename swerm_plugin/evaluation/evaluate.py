@@ -23,6 +23,7 @@ from swerm_plugin.evaluation.best_of_n import (
 from swerm_plugin.model import CandidateGroup, Score
 
 if TYPE_CHECKING:
+    from swerm_plugin.backends.base import GroupScorer
     from swerm_plugin.calibration import Calibrator
     from swerm_plugin.plugins.manager import Hooks
 
@@ -52,6 +53,8 @@ class EvalReport:
     n_subsets: int
     unscored_candidates: int
     calibration: dict[str, Any] = field(default_factory=dict)
+    #: The scorer without a model whose pick ``consensus`` is: ``{"name", "version"}``.
+    selector: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The report as ``swerm eval --json`` prints it and ``eval.json`` stores it."""
@@ -69,6 +72,7 @@ class EvalReport:
             "pass_at_k": {str(k): v for k, v in self.pass_at_k.items()},
             "consensus": self.consensus,
             "consensus_naive": self.consensus_naive,
+            "selector": self.selector,
             "n_subsets": self.n_subsets,
             "unscored_candidates": self.unscored_candidates,
             "calibration": self.calibration,
@@ -144,23 +148,26 @@ def calibration_report(
 
 @dataclass
 class _Tasks:
-    """Per task with a candidate: ranked labels, the vote matrix and the baseline hits."""
+    """Per task with a candidate: ranked labels, the selector's support matrix and the
+    baseline hits."""
 
     ranked: list[list[bool]] = field(default_factory=list)
-    votes: list[np.ndarray] = field(default_factory=list)
+    support: list[np.ndarray] = field(default_factory=list)
     labels: list[np.ndarray] = field(default_factory=list)
-    consensus_hits: list[float] = field(default_factory=list)
+    selector_hits: list[float] = field(default_factory=list)
     naive_hits: list[float] = field(default_factory=list)
     all_vote_shares: bool = True
     without: int = 0
 
 
 def _collect(
-    groups: Sequence[CandidateGroup], scores: Sequence[Sequence[Score | None]], hooks: Hooks
+    groups: Sequence[CandidateGroup],
+    scores: Sequence[Sequence[Score | None]],
+    hooks: Hooks,
+    selector: GroupScorer,
 ) -> _Tasks:
-    from swerm_plugin.backends.consensus import naive_consensus_scores, vote_matrix
+    from swerm_plugin.backends.consensus import naive_consensus_scores
 
-    similarity = hooks.config.policy.consensus_similarity
     tasks = _Tasks()
     for group, group_scores in zip(groups, scores, strict=True):
         # Unlabelled candidates were reported when the labels were read; they are left out.
@@ -175,11 +182,10 @@ def _collect(
         tasks.all_vote_shares &= all(s is None or s.kind == "vote_share" for s in sub_scores)
         labels = np.array([bool(t.label) for t in sub.candidates])
         tasks.ranked.append([bool(labels[i]) for i in hooks.select(sub, sub_scores)])
-        patches = [t.patch for t in sub.candidates]
-        tasks.votes.append(vote_matrix(patches, similarity=similarity))
+        tasks.support.append(selector.support_matrix(sub))
         tasks.labels.append(labels)
-        tasks.consensus_hits.append(consensus_pick(tasks.votes[-1], labels))
-        naive = naive_consensus_scores(patches)
+        tasks.selector_hits.append(consensus_pick(tasks.support[-1], labels))
+        naive = naive_consensus_scores([t.patch for t in sub.candidates])
         tasks.naive_hits.append(float(labels[naive == naive.max()].mean()))
     if not tasks.ranked:
         raise ValueError(
@@ -187,6 +193,14 @@ def _collect(
             "(are the --labels files the runs' own?)"
         )
     return tasks
+
+
+def _prepared_selector(groups: Sequence[CandidateGroup], hooks: Hooks) -> GroupScorer:
+    from swerm_plugin.decisions.runs import group_scorer
+
+    selector = group_scorer(hooks.config)
+    selector.prepare(groups)
+    return selector
 
 
 def evaluate_candidates(
@@ -199,14 +213,21 @@ def evaluate_candidates(
     total_tasks: int | None = None,
     calibrator: Calibrator | None = None,
     scorer_name: str = "",
+    selector: GroupScorer | None = None,
 ) -> EvalReport:
-    """The ``swerm eval`` report for labelled candidate groups (see the module docs)."""
-    collected = _collect(groups, scores, hooks)
+    """The ``swerm eval`` report for labelled candidate groups (see the module docs).
+
+    ``selector`` is the scorer without a model (prepared with ``groups``); by default the
+    configured one. Its pick over all candidates is the ``consensus`` figure, and without model
+    scores best@k re-selects with it inside every random subset.
+    """
+    selector = selector or _prepared_selector(groups, hooks)
+    collected = _collect(groups, scores, hooks, selector)
     tasks = RankedTasks.from_lists(collected.ranked)
     draws = None
-    if collected.all_vote_shares:  # no model scores: best@k re-votes within each subset
+    if collected.all_vote_shares:  # no model scores: best@k re-selects within each subset
         draws = sample_consensus_at_k(
-            collected.votes, collected.labels, n_subsets=n_subsets, seed=seed
+            collected.support, collected.labels, n_subsets=n_subsets, seed=seed
         )
     result = evaluate_best_of_n(tasks, n_subsets=n_subsets, seed=seed, draws=draws)
     denominator = tasks.n_tasks if total_tasks is None else total_tasks
@@ -232,9 +253,10 @@ def evaluate_candidates(
         best_at_k={k: pct(v) for k, v in result.best_at_k.items()},
         best_at_k_ci={k: (pct(lo), pct(hi)) for k, (lo, hi) in result.best_at_k_ci.items()},
         pass_at_k={k: pct(v) for k, v in result.pass_at_k.items()},
-        consensus=pct(float(np.mean(collected.consensus_hits))),
+        consensus=pct(float(np.mean(collected.selector_hits))),
         consensus_naive=pct(float(np.mean(collected.naive_hits))),
         n_subsets=n_subsets,
         unscored_candidates=unscored,
         calibration=calibration_report(raw, resolved, calibrator=calibrator, seed=seed),
+        selector={"name": selector.name, "version": selector.version},
     )

@@ -49,9 +49,10 @@ def report_tables(report: EvalReport) -> list[TextTable]:
             for k, value in sorted(report.best_at_k.items())
         ),
     )
+    selector = report.selector.get("name", "consensus")
     baselines = TextTable(
         "baselines (% resolved)",
-        ("random", "consensus", "consensus_naive", "oracle"),
+        ("random", f"consensus ({selector})", "naive majority", "oracle"),
         (
             tuple(
                 f"{value:.2f}"
@@ -135,7 +136,7 @@ def plot_best_at_k(
     if random is not None:
         ax.axhline(random, color="grey", linestyle="--", label="random pick")
     if consensus is not None:
-        ax.axhline(consensus, color="tab:green", linestyle="-.", label="consensus (all k)")
+        ax.axhline(consensus, color="tab:green", linestyle="-.", label="no-model pick (all k)")
     ax.set_xlabel("k (candidates per task)")
     ax.set_ylabel("% resolved")
     ax.set_xticks(ks)

@@ -167,7 +167,7 @@ def test_rerank_is_repeatable_from_its_own_log(runner: CliRunner, runs: dict[str
     assert again.read_text() == first.read_text()
 
 
-def test_rerank_without_a_model_uses_consensus(
+def test_rerank_without_a_model_uses_the_selector(
     runner: CliRunner, tmp_path: Path, write_run: WritePreds, make_diff: MakeDiff
 ) -> None:
     fix = make_diff("a.py", ["x = 1"], ["x = 2"])
@@ -182,7 +182,7 @@ def test_rerank_without_a_model_uses_consensus(
     result = invoke(runner, "rerank", *paths, "-o", out)
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["t"]["model_patch"] == fix  # 2 of 3 votes; smaller
-    assert "scored by consensus: 1 accepted, 0 rejected" in result.stderr
+    assert "scored by selector" in result.stderr
 
 
 def test_calibrate_writes_a_calibrator_and_a_threshold(

@@ -104,3 +104,37 @@ def test_score_group_and_bad_similarity(fix: str, make_trajectory: MakeTrajector
     assert {(s.backend, s.kind) for s in scores} == {("consensus", "vote_share")}
     with pytest.raises(ValueError, match=r"similarity must be in \(0, 1\]"):
         consensus_scores([fix], similarity=0.0)
+
+
+def test_a_moved_line_stays_a_change() -> None:
+    # Real case (django__django-15851): one run moves `args.extend(parameters)` above the
+    # `if dbname:` block. Removed and added in different change blocks, it is a real change.
+    moved = (
+        "diff --git a/pkg/client.py b/pkg/client.py\n--- a/pkg/client.py\n+++ b/pkg/client.py\n"
+        "@@ -32,6 +32,6 @@\n"
+        "         if port:\n"
+        "+        args.extend(parameters)\n"
+        "         if dbname:\n"
+        "             args += [dbname]\n"
+        "-        args.extend(parameters)\n"
+        " \n"
+    )
+    assert normalize_patch(moved) == (
+        "@ pkg/client.py\n+        args.extend(parameters)\n-        args.extend(parameters)"
+    )
+    swapped = (
+        "diff --git a/pkg/m.py b/pkg/m.py\n--- a/pkg/m.py\n+++ b/pkg/m.py\n@@ -1,4 +1,4 @@\n"
+        " if x:\n-a = 1\n-b = 2\n+b = 2\n+a = 1\n y = 0\n"
+    )
+    assert normalize_patch(swapped) == "@ pkg/m.py\n+b=2\n-b=2"  # a swap is a change too
+
+
+def test_whitespace_inside_a_string_literal_is_a_change(make_diff: MakeDiff) -> None:
+    # Real case (pydata__xarray-5131): the fix removes one space before "\n" in a format string.
+    before = '        return "{}, grouped over {!r} \\n{!r} groups".format('
+    fix = make_diff("pkg/groupby.py", [before], [before.replace(" \\n", "\\n")])
+    assert normalize_patch(fix) != ""
+    spaced = make_diff("pkg/m.py", ['x = "a  b" + y'], ['x  =  "a  b"  +  y'])
+    assert normalize_patch(spaced) == ""  # whitespace outside the literal: no change
+    docstring = make_diff("pkg/m.py", ['    """Return  it.'], ['    """Return it.'])
+    assert normalize_patch(docstring) != ""  # a literal that runs on is kept as written
