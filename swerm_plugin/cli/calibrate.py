@@ -98,7 +98,6 @@ def calibrate_command(
     from swerm_plugin.calibration import (
         expected_calibration_error,
         make_calibrator,
-        precision_threshold,
     )
     from swerm_plugin.evaluation.evaluate import scored_arrays
 
@@ -130,19 +129,27 @@ def calibrate_command(
         f"data) → {output}"
     )
     if target_precision is not None:
-        found = precision_threshold(calibrated, resolved, target=target_precision, delta=delta)
-        result["threshold"] = found.as_dict()
-        say(
-            f"threshold {found.threshold:.2f}: precision ≥ {target_precision:.0%} with "
-            f"confidence {1 - delta:.0%} (lower bound {found.lower_bound:.1%}, observed "
-            f"{found.precision:.1%}, accepts {found.coverage:.1%} of candidates); set "
-            f"policy.threshold = {found.threshold:.2f}"
-        )
+        result["threshold"] = _guaranteed_threshold(calibrated, resolved, target_precision, delta)
     if fit_consensus_weight:
         say_hybrid_weight(loaded, calibrator)
     if as_json:
         print_json({**result, "problems": problems.to_json()})
     return problems.exit_code()
+
+
+def _guaranteed_threshold(
+    calibrated: Any, resolved: Any, target: float, delta: float
+) -> dict[str, Any]:
+    from swerm_plugin.calibration import precision_threshold
+
+    found = precision_threshold(calibrated, resolved, target=target, delta=delta)
+    say(
+        f"threshold {found.threshold:.2f}: precision ≥ {target:.0%} with confidence "
+        f"{1 - delta:.0%} (lower bound {found.lower_bound:.1%}, observed {found.precision:.1%}, "
+        f"accepts {found.coverage:.1%} of candidates); set policy.threshold = "
+        f"{found.threshold:.2f}"
+    )
+    return found.as_dict()
 
 
 def _score_kind(scores: list[list[Score | None]]) -> str:
