@@ -255,13 +255,13 @@ def run_batch(args: Sequence[str]) -> None:
     )
     cli = BasicCLI(sweagent_run_batch.RunBatchConfig, help_text=help_text)
     config = cli.get_config(list(args))
-    agent = config.agent.model_dump(mode="json")  # type: ignore[attr-defined]
+    agent = config.agent.model_dump(mode="json")
     reviewer = swerm_retry_loop(agent) is not None
     # Naming swerm's reviewer in SWE-agent's config switches swerm on, like naming a class.
     session = get_session("swe-agent", explicit=reviewer)
     if session is None:
         log.warning("swerm is off (set SWERM_CONFIG or SWERM=1); running SWE-agent unchanged")
-    run = sweagent_run_batch.RunBatch.from_config(config)  # type: ignore[arg-type]
+    run = sweagent_run_batch.RunBatch.from_config(config)
     if session is not None:
         run.add_hook(SwermRunHook(session=session))
     with provider_registered(swerm_on=session is not None):

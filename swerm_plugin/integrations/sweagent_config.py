@@ -194,7 +194,7 @@ def _check_reviewer(reviewer: Mapping[str, Any]) -> list[str]:
     for key in ("failure_score_penalty", "reduce_by_std"):
         if reviewer.get(key, 0):
             problems.append(f"reviewer_config.{key} must be 0 (it would shift swerm's verdict)")
-    low, high = (list(reviewer.get("score_range") or []) + [None, None])[:2]
+    low, high = [*(reviewer.get("score_range") or []), None, None][:2]
     if (low is not None and low > 0) or (high is not None and high < 2):
         problems.append("reviewer_config.score_range must include [0, 2]")
     return problems

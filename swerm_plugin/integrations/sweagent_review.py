@@ -171,7 +171,7 @@ def answer_messages(messages: Sequence[dict[str, Any]], *, swerm_on: bool) -> st
             "swerm's reviewer was asked outside an instance of `swerm sweagent run-batch` "
             "(SwermRunHook publishes the instance it reviews)"
         )
-    user = next((m for m in reversed(messages) if m.get("role") == "user"), {})
+    user: dict[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
     try:
         return review(state, message_text(user.get("content")))[1]
     except Exception as exc:  # SWE-agent would only log it and score -100: keep it for the hook
@@ -184,8 +184,10 @@ def make_provider(*, swerm_on: bool) -> Any:
     """A litellm ``CustomLLM`` answering SWE-agent's reviewer queries (litellm imported here)."""
     import litellm
 
-    class SwermReviewerLLM(litellm.CustomLLM):  # type: ignore[misc, name-defined]
-        def completion(self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
+    class SwermReviewerLLM(litellm.CustomLLM):
+        def completion(
+            self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
+        ) -> Any:
             text = answer_messages(messages, swerm_on=swerm_on)
             return litellm.ModelResponse(
                 model=model,
@@ -208,7 +210,7 @@ def provider_registered(*, swerm_on: bool) -> Iterator[None]:
     import litellm
 
     previous = list(litellm.custom_provider_map)
-    entry = {"provider": PROVIDER, "custom_handler": make_provider(swerm_on=swerm_on)}
+    entry: Any = {"provider": PROVIDER, "custom_handler": make_provider(swerm_on=swerm_on)}
     litellm.custom_provider_map = [*(e for e in previous if e.get("provider") != PROVIDER), entry]
     try:
         yield

@@ -30,21 +30,20 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+import yaml
+
+from swerm_plugin.backends.base import RewardBackend
+from swerm_plugin.model import Score
+from swerm_plugin.plugins import manager as plugins
+from swerm_plugin.plugins.hookspecs import hookimpl
+from swerm_plugin.prompts.prompt import Prompt
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # else litellm goes online
-sweagent = pytest.importorskip(
-    "sweagent",
-    reason="SWE-agent runs in .venv-sweagent: `make pytest-sweagent` builds it from "
-    "../shared/vendor/SWE-agent (make SHARED_DIR=... names another shared folder)",
+#: Each test module starts with ``pytest.importorskip("sweagent", reason=SKIP_REASON)``.
+SKIP_REASON = (
+    "SWE-agent runs in .venv-sweagent: `make pytest-sweagent` builds it from "
+    "../shared/vendor/SWE-agent (make SHARED_DIR=... names another shared folder)"
 )
-
-import yaml  # noqa: E402  (SWE-agent's dependency)
-
-from swerm_plugin.backends.base import RewardBackend  # noqa: E402
-from swerm_plugin.model import Score  # noqa: E402
-from swerm_plugin.plugins import manager as plugins  # noqa: E402
-from swerm_plugin.plugins.hookspecs import hookimpl  # noqa: E402
-from swerm_plugin.prompts.prompt import Prompt  # noqa: E402
 
 LOCK = Path(tempfile.gettempdir()) / "swerm-sweagent-local-deployment.lock"
 LOCK_WAIT_S = 600
@@ -161,7 +160,16 @@ def make_host_repo(name: str) -> Path:
     git(repo, "init", "-q", "-b", "main")
     (repo / "calc.py").write_text(BUGGY)
     git(repo, "add", "calc.py")
-    git(repo, "-c", "user.name=swerm", "-c", "user.email=swerm@example.invalid", "commit", "-qm", "init")
+    git(
+        repo,
+        "-c",
+        "user.name=swerm",
+        "-c",
+        "user.email=swerm@example.invalid",
+        "commit",
+        "-qm",
+        "init",
+    )
     return repo
 
 
@@ -195,8 +203,9 @@ def write_replay(path: Path, fix_by_suffix: dict[str, str]) -> Path:
     instances differ through ``$PWD``. default.yaml's ``review_on_submit_m`` bundle submits on
     the second ``submit``.
     """
+    write = "printf 'def add(a, b):\\n    return {}\\n' > calc.py;"
     branches = " elif ".join(
-        f"[ \"$sfx\" = {suffix} ]; then printf 'def add(a, b):\\n    return {FIXES[fix]}\\n' > calc.py;"
+        f'[ "$sfx" = {suffix} ]; then ' + write.format(FIXES[fix])
         for suffix, fix in fix_by_suffix.items()
     )
     edit = f'sfx="${{PWD##*_}}"; if {branches} fi; cat calc.py'
@@ -207,6 +216,8 @@ def write_replay(path: Path, fix_by_suffix: dict[str, str]) -> Path:
 
 def agent_config(path: Path, replay: Path) -> Path:
     """SWE-agent's config/default.yaml with the replay model: a config file for ``--config``."""
+    import sweagent
+
     config = yaml.safe_load((Path(sweagent.CONFIG_DIR) / "default.yaml").read_text())
     config["agent"]["model"] = {"name": "replay", "replay_path": str(replay)}
     path.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -21,6 +21,10 @@ from typing import Any
 import orjson
 import pytest
 
+from .conftest import SKIP_REASON
+
+pytest.importorskip("sweagent", reason=SKIP_REASON)
+
 from swerm_plugin.integrations.common import forget_sessions
 from swerm_plugin.testing import run_cli
 
@@ -57,7 +61,9 @@ def swerm_env(folder: Path, backend: str | None) -> dict[str, str]:
     return {"SWERM_CONFIG": str(folder / "swerm.toml")}
 
 
-def run_batch(folder: Path, names: dict[str, str], config: list[str], env: dict[str, str]) -> BatchRun:
+def run_batch(
+    folder: Path, names: dict[str, str], config: list[str], env: dict[str, str]
+) -> BatchRun:
     """`swerm sweagent run-batch` in this process over fresh repositories ``/<name>``.
 
     Call inside :func:`local_deployment`. SWE-ReX's local bash session sometimes loses track of
@@ -76,7 +82,9 @@ def run_batch(folder: Path, names: dict[str, str], config: list[str], env: dict[
     return run
 
 
-def _run_batch_once(folder: Path, names: dict[str, str], config: list[str], env: dict[str, str]) -> BatchRun:
+def _run_batch_once(
+    folder: Path, names: dict[str, str], config: list[str], env: dict[str, str]
+) -> BatchRun:
     """One batch; ``BatchRun.repo_status`` is each repository's ``git status`` after it."""
     folder.mkdir(parents=True)
     instances = write_instances(folder / "instances.yaml", names)
@@ -91,18 +99,24 @@ def _run_batch_once(folder: Path, names: dict[str, str], config: list[str], env:
         started = time.monotonic()
         try:
             result = run_cli(
-                "sweagent", "run-batch", *config,
-                "--instances.type=expert_file", f"--instances.path={instances}",
-                f"--output_dir={out}", "--progress_bar=False",
-            )  # fmt: skip
+                "sweagent",
+                "run-batch",
+                *config,
+                "--instances.type=expert_file",
+                f"--instances.path={instances}",
+                f"--output_dir={out}",
+                "--progress_bar=False",
+            )
         finally:
             forget_sessions()
         seconds = time.monotonic() - started
         status = {
             repo.name: subprocess.run(
                 ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=all"],
-                capture_output=True, text=True, check=True,
-            ).stdout  # fmt: skip
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             for repo in repos
         }
     return BatchRun(out, result.exit_code, result.output, seconds, status)
@@ -118,7 +132,10 @@ def retry_run(tmp_path_factory: pytest.TempPathFactory) -> BatchRun:
     env = swerm_env(folder, "patch-rule")
     first = write_replay(folder / "first.jsonl", {"a": "right", "b": "times", "c": "times"})
     second = write_replay(folder / "second.jsonl", {"a": "right", "b": "swapped", "c": "right"})
-    agents = [agent_config(folder / "first.yaml", first), agent_config(folder / "second.yaml", second)]
+    agents = [
+        agent_config(folder / "first.yaml", first),
+        agent_config(folder / "second.yaml", second),
+    ]
     names = unique_names("a", "b", "c")
     with scorers_registered(), local_deployment(list(names.values())):
         with pytest.MonkeyPatch.context() as mp:
@@ -169,7 +186,9 @@ def test_every_attempt_is_kept_and_the_reviewer_saw_swerms_envelope(retry_run: B
         assert len(document["attempts"]) == n
         for k, attempt in enumerate(document["attempts"]):
             saved = json.loads(
-                (retry_run.output_dir / f"calc_{suffix}" / f"attempt_{k}" / f"calc_{suffix}.traj").read_text()
+                (
+                    retry_run.output_dir / f"calc_{suffix}" / f"attempt_{k}" / f"calc_{suffix}.traj"
+                ).read_text()
             )
             assert saved["info"]["submission"] == attempt["info"]["submission"]
             review = attempt["info"]["review"]
@@ -181,7 +200,10 @@ def test_every_attempt_is_kept_and_the_reviewer_saw_swerms_envelope(retry_run: B
 
 
 def test_decisions_log_is_beside_the_run_and_not_in_any_repository(retry_run: BatchRun) -> None:
-    log = [orjson.loads(x) for x in (retry_run.output_dir / "swerm_decisions.jsonl").read_bytes().splitlines()]
+    log = [
+        orjson.loads(x)
+        for x in (retry_run.output_dir / "swerm_decisions.jsonl").read_bytes().splitlines()
+    ]
     attempts = [(r["instance_id"], r["action"], r["p"]) for r in log if r["event"] == "attempt"]
     assert attempts == [
         ("calc_a", "accept", 0.9),
@@ -190,7 +212,11 @@ def test_decisions_log_is_beside_the_run_and_not_in_any_repository(retry_run: Ba
         ("calc_c", "retry", 0.3),
         ("calc_c", "accept", 0.9),
     ]
-    finals = {r["instance_id"]: (r["action"], r["selected_attempt"], r["abstained"]) for r in log if r["event"] == "final"}
+    finals = {
+        r["instance_id"]: (r["action"], r["selected_attempt"], r["abstained"])
+        for r in log
+        if r["event"] == "final"
+    }
     assert finals == {
         "calc_a": ("accept", 1, False),
         "calc_b": ("reject", 1, True),
@@ -199,14 +225,19 @@ def test_decisions_log_is_beside_the_run_and_not_in_any_repository(retry_run: Ba
     paths = [Path(r["trajectory_path"]) for r in log if r["event"] == "attempt"]
     assert all(p.exists() and p.parent.name.startswith("attempt_") for p in paths)
     # The agent's repositories hold its edit (staged by SWE-agent's submit) and nothing else.
-    changed = {line[3:] for status in retry_run.repo_status.values() for line in status.splitlines()}
+    changed = {
+        line[3:] for status in retry_run.repo_status.values() for line in status.splitlines()
+    }
     assert changed == {"calc.py"}, retry_run.repo_status
 
 
 def test_live_scores_equal_a_later_swerm_score_of_the_saved_traj(
     retry_run: BatchRun, tmp_path: Path
 ) -> None:
-    log = [orjson.loads(x) for x in (retry_run.output_dir / "swerm_decisions.jsonl").read_bytes().splitlines()]
+    log = [
+        orjson.loads(x)
+        for x in (retry_run.output_dir / "swerm_decisions.jsonl").read_bytes().splitlines()
+    ]
     live = {(r["instance_id"], r["content_hash"], r["p"]) for r in log if r["event"] == "attempt"}
     files = [retry_run.instance(s, "traj") for s in "abc"]
     with scorers_registered():
@@ -230,7 +261,9 @@ def plain_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BatchRun]:
             folder = tmp_path_factory.mktemp(mode)
             replay = write_replay(folder / "replay.jsonl", {"a": "right", "b": "times"})
             config = agent_config(folder / "agent.yaml", replay)
-            runs[mode] = run_batch(folder, names, ["--config", str(config)], swerm_env(folder, backend))
+            runs[mode] = run_batch(
+                folder, names, ["--config", str(config)], swerm_env(folder, backend)
+            )
             print(f"{mode} run: {runs[mode].seconds:.1f}s")
             for name in names.values():  # the next run gets the same repositories afresh
                 shutil.rmtree(f"/{name}")
@@ -242,24 +275,35 @@ def normalised(text: str, run: BatchRun) -> str:
     return re.sub(r'"execution_time": [0-9.e-]+', '"execution_time": 0', text)
 
 
-def test_with_the_verifier_down_sweagents_results_are_unchanged(plain_runs: dict[str, BatchRun]) -> None:
+def test_with_the_verifier_down_sweagents_results_are_unchanged(
+    plain_runs: dict[str, BatchRun],
+) -> None:
     off, down = plain_runs["off"], plain_runs["down"]
     assert off.exit_code == down.exit_code == 0, down.log[-3000:]
     assert off.exit_statuses() == down.exit_statuses() == {"submitted": ["calc_a", "calc_b"]}
-    assert (down.output_dir / "preds.json").read_bytes() == (off.output_dir / "preds.json").read_bytes()
+    assert (down.output_dir / "preds.json").read_bytes() == (
+        off.output_dir / "preds.json"
+    ).read_bytes()
     for suffix in "ab":
-        assert down.instance(suffix, "pred").read_bytes() == off.instance(suffix, "pred").read_bytes()
+        assert (
+            down.instance(suffix, "pred").read_bytes() == off.instance(suffix, "pred").read_bytes()
+        )
         assert not down.instance(suffix, "pred.orig").exists()
         assert normalised(down.instance(suffix, "traj").read_text(), down) == normalised(
             off.instance(suffix, "traj").read_text(), off
         )
     assert not (off.output_dir / "swerm_decisions.jsonl").exists()
-    log = [orjson.loads(x) for x in (down.output_dir / "swerm_decisions.jsonl").read_bytes().splitlines()]
+    log = [
+        orjson.loads(x)
+        for x in (down.output_dir / "swerm_decisions.jsonl").read_bytes().splitlines()
+    ]
     assert [(r["instance_id"], r["event"], r["action"]) for r in log] == [
         ("calc_a", "attempt", "accept"),
         ("calc_a", "final", "accept"),
         ("calc_b", "attempt", "accept"),
         ("calc_b", "final", "accept"),
     ]
-    assert all("verifier unreachable" in r["score"]["error"] for r in log if r["event"] == "attempt")
+    assert all(
+        "verifier unreachable" in r["score"]["error"] for r in log if r["event"] == "attempt"
+    )
     assert all(r["reason"].startswith("verifier error, on_error=accept") for r in log)
