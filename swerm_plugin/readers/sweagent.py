@@ -31,8 +31,8 @@ def _looks_like_traj(value: Any) -> bool:
     # naming the bad field rather than "unknown format".
     if not isinstance(value, dict) or "messages" in value:
         return False
-    if "attempts" in value and "info" in value:
-        return True  # the retry agent's file
+    if isinstance(value.get("attempts"), list) and ("info" in value or len(value) == 1):
+        return True  # the retry agent's file; only the attempts while it runs (or if it crashed)
     return "trajectory" in value and ("info" in value or "history" in value)
 
 
@@ -61,7 +61,8 @@ class SweAgentAdapter(JsonReader):
             # Each attempt is a complete .traj of its own; errors name 'attempts[i]'.
             where = Where(doc.where.path, record=f"attempts[{i}]")
             attempt = Obj.of(attempt_doc.data, where)
-            yield self._trajectory(attempt, where, attempt=i + 1, chosen=best == i)
+            chosen = None if best is None else best == i  # unknown before the run ends
+            yield self._trajectory(attempt, where, attempt=i + 1, chosen=chosen)
 
     def _trajectory(
         self, doc: Obj, where: Where, *, attempt: int, chosen: bool | None

@@ -1,183 +1,281 @@
-"""SwermRunHook, SwermReviewer and the launcher against SWE-agent's protocol.
+"""The SWE-agent integration's own logic, without SWE-agent: the retry-loop config and its
+checks, swerm's verdict numbers, the reviewer's envelope, and how an instance ends (.pred).
 
-SWE-agent is not on PyPI, so these tests drive the hook with ``LocalRunBatch``: a runner written
-here that calls the hooks in the order SWE-agent's ``RunBatch`` does (``sweagent/run/run_batch.py``)
-and writes its real files — ``<out>/<iid>/<iid>.traj``, ``<out>/<iid>/<iid>.pred`` — then merges
-``preds.json`` from the ``*.pred`` files as ``sweagent/run/merge_predictions.py`` does.
-Verdicts come from MockRewardBackend: each test needs a specific accept or reject.
+The real runs are in ``tests/integrations/sweagent/`` (``make pytest-sweagent``). Verdicts here
+come from MockRewardBackend: each test needs a specific accept or reject.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
-import textwrap
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
+import yaml
 
 from swerm_plugin.cli import main
+from swerm_plugin.config import SwermConfig
 from swerm_plugin.errors import IntegrationError
+from swerm_plugin.integrations.common import Attempt, SwermSession
 from swerm_plugin.integrations.sweagent import (
     INSTALL_HINT,
-    ReviewerResult,
-    SwermReviewer,
-    SwermRunHook,
+    check_sweagent_version,
+    finish_instance,
     rewrite_prediction,
-    use_swerm_reviewer,
 )
-from swerm_plugin.testing import MockRewardBackend
+from swerm_plugin.integrations.sweagent_config import (
+    ENVELOPE_FORMAT,
+    ITEM_TEMPLATE,
+    check_retry_loop,
+    retry_agent_config,
+    retry_loop,
+    swerm_retry_loop,
+)
+from swerm_plugin.integrations.sweagent_review import (
+    InstanceReview,
+    answer_messages,
+    envelope_trajectory,
+    parse_envelope,
+    verdict_value,
+)
+from swerm_plugin.model import Decision, Score
+from swerm_plugin.readers import load
+from swerm_plugin.testing import MockRewardBackend, run_cli
 
 from .conftest import session_with
 
 PATCH = (
     "diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n@@ -1 +1 @@\n-a - b\n+a + b\n"
 )
+OTHER = PATCH.replace("+a + b", "+a * b")
 
 
-@dataclass
-class ProblemStatement:
-    """Shaped like SWE-agent's ``TextProblemStatement``: ``id`` and the text getter."""
-
-    id: str
-    text: str
-
-    def get_problem_statement(self) -> str:
-        return self.text
-
-
-@dataclass
-class AgentRunResult:
-    """SWE-agent's ``AgentRunResult``: ``info`` and ``trajectory``, no instance id."""
-
-    info: dict[str, Any]
-    trajectory: list[dict[str, Any]] = field(default_factory=list)
+def step(i: int) -> dict[str, Any]:
+    return {
+        "action": f"cat file{i}.py",
+        "observation": f"contents {i}",
+        "response": f"Let me look at file{i}.",
+        "thought": f"Let me look at file{i}.",
+        "state": {"working_dir": "/calc"},
+        "execution_time": 0.1,
+    }
 
 
-def steps(n: int) -> list[dict[str, Any]]:
-    return [
-        {
-            "action": f"cat file{i}.py",
-            "observation": f"contents {i}",
-            "response": f"Let me look at file{i}.\n```\ncat file{i}.py\n```",
-            "thought": f"Let me look at file{i}.",
-            "state": {"working_dir": "/testbed"},
-            "execution_time": 0.1,
-        }
-        for i in range(n)
-    ]
+def attempt_doc(patch: str, review: float | None = None) -> dict[str, Any]:
+    """One attempt as SWE-agent saves it."""
+    info: dict[str, Any] = {"exit_status": "submitted", "submission": patch, "model_stats": {}}
+    if review is not None:
+        info["review"] = {"accept": review, "outputs": ["..."], "messages": []}
+    replay = {"problem_statement": {"id": "calc_1", "text": "add() subtracts"}}
+    return {
+        "trajectory": [step(0), step(1)],
+        "history": [],
+        "info": info,
+        "replay_config": json.dumps(replay),
+        "environment": "main",
+    }
 
 
-class LocalRunBatch:
-    """SWE-agent's RunBatch control flow, hooks in its order, its output files."""
-
-    def __init__(self, output_dir: Path, instances: list[tuple[ProblemStatement, str]]) -> None:
-        self.output_dir = output_dir
-        self.instances = instances
-        self.hooks: list[Any] = []
-        self.calls: list[str] = []
-
-    def add_hook(self, hook: Any) -> None:
-        hook.on_init(run=self)
-        self.hooks.append(hook)
-
-    def main(self) -> None:
-        for hook in self.hooks:
-            hook.on_start()
-        for problem, patch in self.instances:
-            self._run_instance(problem, patch)
-        self._merge_predictions()
-        for hook in self.hooks:
-            hook.on_end()
-
-    def _run_instance(self, problem: ProblemStatement, patch: str) -> None:
-        iid = problem.id
-        out = self.output_dir / iid
-        out.mkdir(parents=True, exist_ok=True)
-        for hook in self.hooks:
-            hook.on_instance_start(index=0, env=object(), problem_statement=problem)
-        info = {"exit_status": "submitted", "submission": patch, "model_stats": {}}
-        result = AgentRunResult(info=info, trajectory=steps(2))
-        traj = {
-            "trajectory": result.trajectory,
-            "history": [{"role": "user", "content": problem.text, "message_type": "observation"}],
-            "info": info,
-            "replay_config": json.dumps({"problem_statement": {"id": iid, "text": problem.text}}),
-            "environment": "swe_main",
-        }
-        (out / f"{iid}.traj").write_text(json.dumps(traj))  # the agent saves it in run()
-        pred = {
-            "model_name_or_path": self.output_dir.name,
-            "instance_id": iid,
-            "model_patch": patch,
-        }
-        (out / f"{iid}.pred").write_text(json.dumps(pred))  # save_predictions, after env.close
-        for hook in self.hooks:
-            hook.on_instance_completed(result=result)
-
-    def _merge_predictions(self) -> None:
-        data = {}
-        for pred in sorted(self.output_dir.rglob("*.pred")):
-            record = json.loads(pred.read_text())
-            data[record["instance_id"]] = record
-        (self.output_dir / "preds.json").write_text(json.dumps(data, indent=4))
+def write_run(out: Path, attempts: list[dict[str, Any]], best: int) -> Path:
+    """A retry agent's instance folder: the attempts, the chosen one's .pred, the .traj."""
+    folder = out / "calc_1"
+    for k, attempt in enumerate(attempts):
+        (folder / f"attempt_{k}").mkdir(parents=True)
+        (folder / f"attempt_{k}" / "calc_1.traj").write_text(json.dumps(attempt))
+    chosen = attempts[best]
+    document = {
+        "attempts": attempts,
+        **chosen,
+        "info": {**chosen["info"], "best_attempt_idx": best},
+    }
+    (folder / "calc_1.traj").write_text(json.dumps(document, indent=2))
+    pred = {
+        "model_name_or_path": "run",
+        "instance_id": "calc_1",
+        "model_patch": chosen["info"]["submission"],
+    }
+    (folder / "calc_1.pred").write_text(json.dumps(pred))
+    return folder
 
 
-def log_records(path: Path) -> list[dict[str, Any]]:
-    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+def state_for(session: SwermSession, out: Path, *, swerm_reviews: bool) -> InstanceReview:
+    return InstanceReview("calc_1", out / "calc_1", session.task("calc_1"), swerm_reviews, 2)
 
 
-@pytest.mark.parametrize("on_reject", ["empty_patch", "flag"])
-def test_rejected_instance_pred_is_rewritten_before_the_merge(
-    tmp_path: Path, install_session: Any, on_reject: str
-) -> None:
-    backend = MockRewardBackend(scores=[0.9, 0.1])  # a: accepted, b: rejected
-    install_session(session_with(backend, tmp_path, "swe-agent", policy={"on_reject": on_reject}))
-    out = tmp_path / "run"
-    run = LocalRunBatch(
-        out,
-        [(ProblemStatement("a__a-1", "issue A"), PATCH), (ProblemStatement("b__b-2", "B"), PATCH)],
+# --- the retry loop swerm reviews ----------------------------------------------------------
+
+
+def test_retry_loop_limits_are_at_least_swerms() -> None:
+    config = SwermConfig(policy={"max_attempts": 3, "cost_budget": 2.0})
+    loop = retry_loop(config, agent_cost_limit=1.5)
+    assert (loop["max_attempts"], loop["cost_limit"], loop["accept_score"]) == (3, 4.5, 1.0)
+    assert loop["model"]["name"] == "swerm/verifier"
+    assert loop["model"]["per_instance_cost_limit"] == loop["model"]["total_cost_limit"] == 0
+    assert check_retry_loop(loop, config) == []
+    assert retry_loop(config)["cost_limit"] == 2.0
+
+
+def test_check_retry_loop_names_every_problem() -> None:
+    config = SwermConfig(policy={"max_attempts": 3, "cost_budget": 2.0})
+    loop = retry_loop(SwermConfig())
+    loop.update(type="chooser", accept_score=8, max_accepts=2, cost_limit=1.0)
+    loop["model"]["per_instance_cost_limit"] = 3.0
+    loop["reviewer_config"].update(
+        instance_template="{{problem_statement}}",
+        failure_score_penalty=0.5,
+        score_range=[0, 10],
+        traj_formatter={"item_template": "{{response}}", "filter": ["ls"]},
     )
-    run.add_hook(SwermRunHook())
-    run.main()
-
-    preds = json.loads((out / "preds.json").read_text())
-    abstains = on_reject == "empty_patch"
-    assert preds["a__a-1"]["model_patch"] == PATCH
-    assert preds["b__b-2"]["model_patch"] == ("" if abstains else PATCH)
-    assert preds["b__b-2"]["model_name_or_path"] == "run"
-    original = out / "b__b-2" / "b__b-2.pred.orig"
-    assert original.exists() is abstains
-    if abstains:
-        assert json.loads(original.read_text())["model_patch"] == PATCH
-    assert not (out / "a__a-1" / "a__a-1.pred.orig").exists()
-    # The verifier read the instance's problem statement and steps.
-    assert "issue A" in backend.prompts[0].text and "cat file1.py" in backend.prompts[0].text
-    # The decisions log sits in the run's output folder, beside preds.json.
-    log = log_records(out / "swerm_decisions.jsonl")
-    assert [(r["instance_id"], r["event"], r["action"]) for r in log] == [
-        ("a__a-1", "attempt", "accept"),
-        ("a__a-1", "final", "accept"),
-        ("b__b-2", "attempt", "reject"),
-        ("b__b-2", "final", "reject"),
+    problems = check_retry_loop(loop, config)
+    assert problems == [
+        "retry_loop.type must be 'score', not 'chooser'",
+        "accept_score must be 1 (got 8)",
+        "max_accepts must be 1 (got 2)",
+        "max_attempts 1 is below swerm's policy.max_attempts 3",
+        "cost_limit 1 is below swerm's policy.cost_budget 2",
+        "model.per_instance_cost_limit must be 0 (swerm's answers have no price)",
+        "reviewer_config.instance_template must be swerm's JSON envelope",
+        "reviewer_config.traj_formatter.item_template must be swerm's",
+        "traj_formatter filters must be empty (swerm reads every step)",
+        "reviewer_config.failure_score_penalty must be 0 (it would shift swerm's verdict)",
     ]
-    assert log[0]["trajectory_path"] == str(out / "a__a-1" / "a__a-1.traj")
+    loop["reviewer_config"]["score_range"] = [0, 1]
+    assert "reviewer_config.score_range must include [0, 2]" in check_retry_loop(loop, config)
 
 
-def test_retry_decisions_become_rejections_because_the_environment_is_closed(
-    tmp_path: Path, install_session: Any
+def test_retry_agent_config_wraps_each_agent_and_refuses_nesting() -> None:
+    config = retry_agent_config(
+        [{"model": {"name": "m", "per_instance_cost_limit": 2}}], SwermConfig()
+    )
+    agent = config["agent"]
+    assert agent["agent_configs"] == [
+        {"type": "default", "model": {"name": "m", "per_instance_cost_limit": 2}}
+    ]
+    assert agent["retry_loop"]["cost_limit"] == 2.0
+    assert swerm_retry_loop(agent) is agent["retry_loop"]
+    assert swerm_retry_loop({"type": "retry", "retry_loop": {"model": {"name": "gpt-4o"}}}) is None
+    assert swerm_retry_loop({"type": "default"}) is None
+    with pytest.raises(IntegrationError, match="a retry agent cannot run inside another"):
+        retry_agent_config([agent], SwermConfig())
+    with pytest.raises(IntegrationError, match="at least one"):
+        retry_agent_config([], SwermConfig())
+
+
+def test_retry_config_command_writes_yaml_and_refuses_a_file_without_an_agent(
+    tmp_path: Path,
 ) -> None:
-    backend = MockRewardBackend(scores=[0.1])
-    install_session(session_with(backend, tmp_path, "swe-agent", policy={"max_attempts": 3}))
-    run = LocalRunBatch(tmp_path / "run", [(ProblemStatement("c__c-3", "C"), PATCH)])
-    run.add_hook(SwermRunHook())
-    run.main()
-    (attempt, _) = log_records(tmp_path / "run" / "swerm_decisions.jsonl")
-    assert attempt["action"] == "reject"
-    assert attempt["reason"].endswith("cannot retry here")
+    (tmp_path / "agent.yaml").write_text("agent:\n  templates: {system_template: hi}\n")
+    result = run_cli("sweagent", "retry-config", tmp_path / "agent.yaml", "--model", "gpt-4o")
+    assert result.exit_code == 0, result.output
+    agent = yaml.safe_load(result.stdout)["agent"]
+    assert agent["agent_configs"][0]["model"] == {"name": "gpt-4o"}
+    assert (
+        agent["retry_loop"]["reviewer_config"]["traj_formatter"]["item_template"] == ITEM_TEMPLATE
+    )
+    (tmp_path / "env.yaml").write_text("env: {}\n")
+    result = run_cli("sweagent", "retry-config", tmp_path / "env.yaml")
+    assert result.exit_code == 1
+    assert "env.yaml: no 'agent:' block" in result.stderr
+
+
+def test_shipped_retry_loop_is_what_retry_config_writes_for_the_example_swerm_toml() -> None:
+    from swerm_plugin.config import load_config
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    config = load_config(environ={"SWERM_CONFIG": str(examples / "swerm.toml")})
+    shipped = yaml.safe_load((examples / "sweagent" / "swerm_retry_loop.yaml").read_text())
+    assert shipped == {"retry_loop": retry_loop(config)}
+
+
+# --- swerm's verdict as SWE-agent's score ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "p", "stops", "expected"),
+    [
+        ("accept", 0.8, False, 1.8),
+        ("retry", 0.3, False, 0.3),
+        ("retry", 1.0, False, 0.999999),  # a retry never reaches the accept score
+        ("reject", 0.3, False, 1.3),  # SWE-agent would go on: stop it
+        ("reject", 0.3, True, 0.3),  # SWE-agent stops anyway: keep the ranking by p
+        ("accept", None, False, 1.5),  # accepted by on_error: the threshold
+        ("reject", None, True, 0.0),
+    ],
+)
+def test_verdict_value(action: str, p: float | None, stops: bool, expected: float) -> None:
+    decision = Decision(action=action, reason="r", threshold=0.5)  # type: ignore[arg-type]
+    score = Score(raw=p) if p is not None else Score(error="down")
+    attempt = Attempt(1, None, score, decision)  # type: ignore[arg-type]
+    assert verdict_value(attempt, 0.5, sweagent_stops=stops) == pytest.approx(expected)
+
+
+def test_envelope_reads_like_the_saved_attempt(tmp_path: Path) -> None:
+    saved = attempt_doc(PATCH)
+    envelope = {
+        "format": ENVELOPE_FORMAT,
+        "problem_statement": "add() subtracts",
+        "submission": PATCH,
+        "exit_status": "submitted",
+        "instance_cost": 0,
+        "steps": [
+            {k: s[k] for k in ("response", "thought", "action", "observation")}
+            for s in saved["trajectory"]
+        ],
+    }
+    live = envelope_trajectory(parse_envelope(json.dumps(envelope)), "calc_1", tmp_path / "x.traj")
+    (tmp_path / "calc_1.traj").write_text(json.dumps(saved))
+    [later] = load(tmp_path / "calc_1.traj")
+    assert live.content_hash() == later.content_hash()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["{{problem_statement}}", '{"format": "other", "steps": []}', '{"format": "swerm-review-1"}'],
+)
+def test_a_prompt_that_is_not_swerms_envelope_is_an_error(text: str) -> None:
+    with pytest.raises(IntegrationError, match="not swerm's JSON envelope"):
+        parse_envelope(text)
+
+
+def test_reviewer_outside_an_instance() -> None:
+    assert answer_messages([], swerm_on=False).endswith("\n1.000000")
+    with pytest.raises(IntegrationError, match="outside an instance"):
+        answer_messages([], swerm_on=True)
+
+
+# --- how an instance ends --------------------------------------------------------------------
+
+
+def test_swerm_submits_its_choice_when_sweagents_reviewer_chose_another(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An LLM reviewer preferred attempt 2; swerm judges both afterwards and accepts attempt 1.
+    folder = write_run(tmp_path, [attempt_doc(PATCH, 3.0), attempt_doc(OTHER, 8.0)], best=1)
+    session = session_with(MockRewardBackend(scores=[0.9, 0.2]), tmp_path, "swe-agent")
+    with caplog.at_level(logging.WARNING, "swerm.integrations.sweagent"):
+        outcome = finish_instance(state_for(session, tmp_path, swerm_reviews=False), tmp_path)
+    assert (outcome.action, outcome.attempt.number if outcome.attempt else None) == ("accept", 1)
+    assert json.loads((folder / "calc_1.pred").read_text())["model_patch"] == PATCH
+    assert json.loads((folder / "calc_1.pred.orig").read_text())["model_patch"] == OTHER
+    assert "reviewer of calc_1 is not swerm" in caplog.text
+
+
+def test_a_review_swerm_did_not_answer_is_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = write_run(tmp_path, [attempt_doc(PATCH, -100.0)], best=0)
+    session = session_with(MockRewardBackend(scores=[0.9]), tmp_path, "swe-agent")
+    state = state_for(session, tmp_path, swerm_reviews=True)
+    [live] = load(folder / "attempt_0" / "calc_1.traj")
+    state.task.judge(live, path=state.attempt_path(0))  # swerm judged it, the answer got lost
+    with caplog.at_level(logging.ERROR, "swerm.integrations.sweagent"):
+        outcome = finish_instance(state, tmp_path)
+    assert outcome.action == "accept"
+    assert "did not get swerm's verdict for calc_1 attempt 0 (it recorded -100.0" in caplog.text
+    assert not (folder / "calc_1.pred.orig").exists()  # the accepted attempt is the submitted one
 
 
 def test_rewrite_prediction_is_atomic_idempotent_and_checks_its_input(tmp_path: Path) -> None:
@@ -196,43 +294,7 @@ def test_rewrite_prediction_is_atomic_idempotent_and_checks_its_input(tmp_path: 
         rewrite_prediction(bad, "")
 
 
-@dataclass
-class ReviewSubmission:
-    """SWE-agent's ``ReviewSubmission``: cumulative trajectory, info, model stats."""
-
-    trajectory: list[dict[str, Any]]
-    info: dict[str, Any]
-    model_stats: dict[str, Any] = field(default_factory=dict)
-
-
-def test_reviewer_returns_the_calibrated_score_and_logs_each_attempt(
-    tmp_path: Path, install_session: Any
-) -> None:
-    backend = MockRewardBackend(scores=[0.3, 0.8])
-    session = install_session(session_with(backend, tmp_path, "swe-agent"))
-    reviewer = SwermReviewer()
-    instance = ProblemStatement("d__d-4", "issue D")
-    first = reviewer.review(instance, ReviewSubmission(steps(1), {"submission": PATCH}))
-    second = reviewer.review(instance, ReviewSubmission(steps(3), {"submission": PATCH}))
-
-    assert isinstance(first, ReviewerResult)
-    assert (first.accept, second.accept) == (0.3, 0.8)
-    assert session.log_path is not None
-    assert [r["attempt"] for r in log_records(session.log_path)] == [1, 2]
-
-
-def test_use_swerm_reviewer_replaces_the_loop_reviewer(
-    tmp_path: Path, install_session: Any
-) -> None:
-    install_session(session_with(MockRewardBackend(), tmp_path, "swe-agent"))
-
-    class ScoreRetryLoop:
-        _reviewer: Any = "llm reviewer"
-
-    loop = use_swerm_reviewer(ScoreRetryLoop())
-    assert isinstance(loop._reviewer, SwermReviewer)
-    with pytest.raises(IntegrationError, match="ChooserRetryLoop has no reviewer to replace"):
-        use_swerm_reviewer(type("ChooserRetryLoop", (), {})())
+# --- the launcher without SWE-agent 1.1.0 ---------------------------------------------------
 
 
 def test_launcher_without_sweagent_says_how_to_install_it(
@@ -243,55 +305,7 @@ def test_launcher_without_sweagent_says_how_to_install_it(
     assert INSTALL_HINT in capsys.readouterr().err
 
 
-FAKE_RUN_BATCH = '''
-"""Stand-in for sweagent.run.run_batch: its run_from_cli -> RunBatch.from_config -> main."""
-import json, pathlib
-
-class RunBatch:
-    def __init__(self, output_dir):
-        self.output_dir = pathlib.Path(output_dir)
-        self._chooks = type("CombinedRunHooks", (), {"hooks": []})()
-        self._chooks.hooks = []
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(config["output_dir"])
-
-    def add_hook(self, hook):
-        hook.on_init(run=self)
-        self._chooks.hooks.append(hook)
-
-    def main(self):
-        pass
-
-def run_from_cli(args):
-    config = {"output_dir": args[args.index("--output_dir") + 1]}
-    run = RunBatch.from_config(config)
-    CALLS.append([type(h).__name__ for h in run._chooks.hooks])
-    run.main()
-
-CALLS = []
-'''
-
-
-def test_launcher_adds_the_hook_to_sweagents_run_batch(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, install_session: Any
-) -> None:
-    # A stand-in sweagent package (SWE-agent cannot be installed from PyPI): the test checks the
-    # launcher's substitution, which only touches run_from_cli and RunBatch.from_config.
-    package = tmp_path / "site" / "sweagent"
-    (package / "run").mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "run" / "__init__.py").write_text("")
-    (package / "run" / "run_batch.py").write_text(textwrap.dedent(FAKE_RUN_BATCH))
-    monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    for name in [m for m in sys.modules if m.startswith("sweagent")]:
-        monkeypatch.delitem(sys.modules, name)
-    install_session(session_with(MockRewardBackend(), tmp_path, "swe-agent"))
-
-    assert main(["sweagent", "run-batch", "--output_dir", str(tmp_path / "out")]) == 0
-
-    from sweagent.run import run_batch  # the stand-in
-
-    assert run_batch.CALLS == [["SwermRunHook"]]
-    assert run_batch.RunBatch.__name__ == "RunBatch"  # restored after the run
+def test_another_sweagent_version_is_refused() -> None:
+    assert check_sweagent_version("1.1.0") == "1.1.0"
+    with pytest.raises(IntegrationError, match=r"supports SWE-agent 1\.1\.0, found 1\.0\.1"):
+        check_sweagent_version("1.0.1")

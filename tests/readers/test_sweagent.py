@@ -81,6 +81,17 @@ def test_retry_agent_file_yields_each_attempt(tmp_path: Path, formats) -> None:
     assert [t.source_record for t in trajs] == ["attempts[0]", "attempts[1]"]
 
 
+def test_retry_agent_file_of_an_unfinished_run_yields_its_attempts(tmp_path: Path, formats) -> None:
+    # While the retry agent runs (or after it crashed) its .traj holds only the attempts so far.
+    path = formats.write_json(tmp_path / "calc__calc-1.traj", {"attempts": [formats.sweagent_v1()]})
+    [traj] = load(path)
+    assert (traj.attempt, traj.source_record, traj.metadata.get("chosen")) == (
+        1,
+        "attempts[0]",
+        None,
+    )
+
+
 def test_in_memory_document_uses_path_for_the_id(formats) -> None:
     document = formats.sweagent_v0()
     [traj] = trajectories_from_document(document, Path("/runs/r/iid__x-3/iid__x-3.traj"))
