@@ -181,6 +181,7 @@ class SwermConfig(_Section):
     remote: RemoteConfig = Field(default_factory=RemoteConfig)
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+    _env_names: dict[str, str] = PrivateAttr(default_factory=dict)
 
     def source_of(self, key: str) -> str:
         """Where the dotted ``key`` got its value (``"default"`` when nothing set it)."""
@@ -191,7 +192,11 @@ class SwermConfig(_Section):
         out: dict[str, dict[str, Any]] = {}
         for key, value in _flatten(self.model_dump(mode="python")):
             if isinstance(value, SecretStr):
-                value = SECRET_MASK
+                name = self._env_names.get(key)
+                if not value.get_secret_value() and name:
+                    value = f"(missing: {name} is not set)"
+                else:
+                    value = SECRET_MASK
             elif key == "remote.endpoints":
                 value = [mask_url(url) for url in value]
             out[key] = {"value": value, "source": self.source_of(key)}
@@ -274,12 +279,15 @@ class _Layers:
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
         self.sources: dict[str, str] = {}
+        self.env_names: dict[str, str] = {}  # key -> the variable a {"$env" = NAME} names
         self._known = set(valid_keys())
 
     def add(self, data: Mapping[str, Any], origin: str) -> None:
         for key, value in _flatten(data):
             if key not in self._known:
                 raise ConfigError(f"unknown config key '{key}' in {origin}{_closest(key)}")
+            if isinstance(value, Mapping) and set(value) == {"$env"}:
+                self.env_names[key] = str(value["$env"])
             self.values[key] = _resolve_secret(key, value, origin)
             self.sources[key] = origin
 
@@ -364,12 +372,17 @@ def load_config(
         layers.add(*_file_layer(named))
     for data, origin in _env_layer(env):
         layers.add(data, origin)
+    if "enabled" not in layers.values and is_enabled(env):  # the one flag switches it on
+        layers.add(
+            {"enabled": True}, "env SWERM_CONFIG" if env.get("SWERM_CONFIG") else "env SWERM"
+        )
     layers.add({k: v for k, v in overrides.items() if v is not None}, "argument")
     try:
         config = SwermConfig.model_validate(layers.nested())
     except ValidationError as exc:
         raise ConfigError(_explain(exc, layers.sources)) from None
     config._sources = dict(layers.sources)
+    config._env_names = dict(layers.env_names)
     return config
 
 

@@ -17,7 +17,6 @@ from swerm_plugin.cli.options import (
     print_json,
     runs_argument,
     scoring_options,
-    stdout_console,
     strict_option,
 )
 
@@ -90,18 +89,12 @@ def eval_options(func: F) -> F:
 
 
 def print_report(report: EvalReport) -> None:
-    from rich.table import Table
-
+    from swerm_plugin.cli.tables import Column, print_table
     from swerm_plugin.evaluation.report import report_tables
 
-    console = stdout_console()
-    for text_table in report_tables(report):
-        table = Table(title=text_table.title)
-        for i, column in enumerate(text_table.columns):
-            table.add_column(column, justify="left" if i == 0 else "right")
-        for row in text_table.rows:
-            table.add_row(*row)
-        console.print(table)
+    for table in report_tables(report):
+        columns = [Column(h, "text" if i == 0 else "number") for i, h in enumerate(table.columns)]
+        print_table(table.title, columns, table.rows)
 
 
 @click.command("eval")

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import click
 
-from swerm_plugin.cli.options import json_option, print_json, printable, stdout_console
-from swerm_plugin.config import load_config
+from swerm_plugin.cli.options import json_option, print_json
+from swerm_plugin.config import SECRET_MASK, load_config
 from swerm_plugin.plugins.manager import get_plugin_manager, list_plugins
+
+
+def toml_value(value: Any) -> str:
+    """A config value as TOML writes it (an unset optional value as ``(unset)``)."""
+    if value is None:
+        return "(unset)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value if value.startswith("(missing") or value == SECRET_MASK else json.dumps(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return str(value)
 
 
 @click.command("plugins")
@@ -24,16 +40,11 @@ def config_group() -> None:
 @json_option
 def config_show(as_json: bool) -> None:
     """Print every config value and the layer it came from (secrets masked)."""
-    from rich.table import Table
+    from swerm_plugin.cli.tables import Column, print_table
 
     effective = load_config().effective()
     if as_json:
         print_json(effective)
         return
-    table = Table(title="swerm configuration")
-    table.add_column("key", style="bold")
-    table.add_column("value")
-    table.add_column("source", style="dim")
-    for key, entry in effective.items():
-        table.add_row(key, printable(repr(entry["value"])), printable(entry["source"]))
-    stdout_console().print(table)
+    rows = [[key, toml_value(e["value"]), e["source"]] for key, e in effective.items()]
+    print_table("swerm configuration", [Column("key"), Column("value"), Column("source")], rows)

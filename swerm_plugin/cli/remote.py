@@ -6,7 +6,7 @@ import asyncio
 
 import click
 
-from swerm_plugin.cli.options import config_from, printable, say, stdout_console
+from swerm_plugin.cli.options import config_from, printable, say
 
 
 @click.group("remote")
@@ -24,30 +24,32 @@ def remote_group() -> None:
 @click.option("--model", help="Served model name to look for; default: model from the config.")
 def check_command(endpoints: tuple[str, ...], model: str | None) -> None:
     """Ask each endpoint for /health and its models; exit 1 if one is down or lacks the model."""
-    from rich.table import Table
-    from rich.text import Text
-
     from swerm_plugin.backends.remote.check import check_endpoints
+    from swerm_plugin.cli.tables import Column, print_table
 
     overrides = {"endpoints": list(endpoints)} if endpoints else None
     config = config_from(model=model, remote=overrides)
     if not config.remote.endpoints:
         raise click.UsageError("no endpoints: pass --endpoint URL or set remote.endpoints")
     checks = asyncio.run(check_endpoints(config))
-    table = Table(title="swerm remote check")
-    for column in ("endpoint", "status", "latency", "models", "max_model_len"):
-        table.add_column(column)
-    for check in checks:
-        status = Text("ok", "green") if check.healthy else Text("failed", "red")
-        latency = "" if check.latency_ms is None else f"{check.latency_ms:.0f} ms"
-        table.add_row(
-            printable(check.url),
-            status,
-            latency,
-            printable(", ".join(check.models)),
-            "" if check.max_model_len is None else str(check.max_model_len),
-        )
-    stdout_console().print(table)
+    columns = [
+        Column("endpoint", "whole"),
+        Column("status"),
+        Column("latency", "number"),
+        Column("models"),
+        Column("max_model_len", "number"),
+    ]
+    rows = [
+        [
+            check.url,
+            "ok" if check.healthy else "failed",
+            "" if check.latency_ms is None else f"{check.latency_ms:.0f} ms",
+            ", ".join(check.models),
+            check.max_model_len,
+        ]
+        for check in checks
+    ]
+    print_table("swerm remote check", columns, rows)
     for check in checks:
         if not check.healthy:  # whole, as plain text: a server's message may hold [brackets]
             say(f"{check.url}: {printable(check.problem or 'down')}")

@@ -28,6 +28,7 @@ from swerm_plugin.cli.options import (
     stdout_console,
     strict_option,
 )
+from swerm_plugin.cli.tables import Column, print_table
 
 if TYPE_CHECKING:
     from swerm_plugin.model import Trajectory
@@ -60,28 +61,31 @@ def _explain(verifier: Verifier, trajectories: Sequence[Trajectory]) -> None:
         click.echo(printable(verifier.render(trajectory).explain()))
 
 
-def _summary_table(rows: Sequence[dict[str, Any]]) -> Any:
-    from rich.table import Table
-
-    table = Table(title="swerm scores")
-    table.add_column("instance", overflow="fold")
-    table.add_column("run", overflow="fold")
-    for name in ("try", "P(YES)", "calibrated", "tokens"):
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("cut", justify="center", no_wrap=True)
-    table.add_column("error", overflow="fold")
-    for row in rows:
-        table.add_row(
-            printable(row["instance_id"]),
-            printable(row["run_id"] or ""),
-            str(row["attempt"]),
+def _print_summary_table(rows: Sequence[dict[str, Any]]) -> None:
+    columns = [
+        Column("instance"),
+        Column("run"),
+        Column("try", "number"),
+        Column("P(YES)", "number"),
+        Column("calibrated", "number"),
+        Column("tokens", "number"),
+        Column("cut"),
+        Column("error"),
+    ]
+    cells = [
+        [
+            row["instance_id"],
+            row["run_id"],
+            row["attempt"],
             "" if row["raw"] is None else f"{row['raw']:.4f}",
             "" if row["calibrated"] is None else f"{row['calibrated']:.4f}",
-            "" if row["n_tokens"] is None else str(row["n_tokens"]),
+            row["n_tokens"],
             "yes" if row["truncated"] else "",
-            printable(row["error"] or ""),
-        )
-    return table
+            row["error"],
+        ]
+        for row in rows
+    ]
+    print_table("swerm scores", columns, cells)
 
 
 def _report(run: ScoreRun, problems: Problems, output: Path | None) -> None:
@@ -190,7 +194,7 @@ def score_command(
             {"summary": _summary(run, output), "records": records, "problems": problems.to_json()}
         )
     elif output is not None:
-        stdout_console().print(_summary_table(records))
+        _print_summary_table(records)
     return problems.exit_code(done=run.usable, what="scored")
 
 

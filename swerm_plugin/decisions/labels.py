@@ -45,7 +45,7 @@ def apply_labels(
             _label_run(run, _read(path), str(path), runs, on_problem)
         return
     if len(label_paths) == 1:
-        by_run = read_run_labels(label_paths[0], [run.run_id for run in runs])
+        by_run = _labels_naming_runs(label_paths[0], runs)
         for run in runs:
             where = f"{label_paths[0]} [{run.run_id}]"
             _label_run(run, by_run[run.run_id], where, runs, on_problem)
@@ -54,6 +54,48 @@ def apply_labels(
         f"{len(label_paths)} --labels files for {len(runs)} runs: give one per run, in the "
         "same order as the runs, or one file that names the run of each label"
     )
+
+
+def _labels_naming_runs(path: Path, runs: Sequence[Run]) -> dict[str, Labels]:
+    """One --labels for several runs: a folder with a report per run folder (matched by run
+    name), or a file that names the run of each label. One run's labels are refused."""
+    names = [run.run_id for run in runs]
+    if path.is_dir() and any((path / name).exists() for name in names):
+        missing = [name for name in names if not (path / name).exists()]
+        if missing:
+            raise CandidatesError(
+                f"{path} has a results folder for some runs but none for {missing}: each run "
+                f"needs its own ({path}/<run>/ with its report)"
+            )
+        return {name: _read(_report_in(path / name)) for name in names}
+    try:
+        return read_run_labels(path, names)
+    except CandidatesError:
+        if _is_one_runs_report(path):
+            raise CandidatesError(
+                f"{path} holds the labels of one run, but {len(runs)} runs were given "
+                f"({', '.join(names)}): give one --labels file per run, in the runs' order",
+                hint="a folder holding several runs is read as one run per run folder",
+            ) from None
+        raise
+
+
+def _report_in(folder: Path) -> Path:
+    """A run's results folder: its single report file, or the folder (of report.json files)."""
+    if folder.is_file():
+        return folder
+    files = sorted(p for p in folder.glob("*.json") if p.is_file())
+    return files[0] if len(files) == 1 else folder
+
+
+def _is_one_runs_report(path: Path) -> bool:
+    from swerm_plugin.errors import TrajectoryFormatError
+
+    try:
+        _read(path)
+    except TrajectoryFormatError:
+        return False
+    return True
 
 
 def _read(path: Path) -> Labels:

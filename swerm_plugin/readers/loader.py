@@ -291,6 +291,7 @@ def _read_checked(
                 trajectory.run_id = default_run_id(source.path, trajectory.instance_id)
             if trajectory.source_path is None:
                 trajectory.source_path = str(source.path)
+            trajectory.metadata.setdefault("reader", source.format)
             yield trajectory
     except TrajectoryFormatError as exc:
         if on_error is None:

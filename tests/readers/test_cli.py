@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from swerm_plugin.cli.inspect import inspect_command, patch_lines
+from swerm_plugin.cli.inspect import inspect_command
+from swerm_plugin.patches import patch_lines
+from swerm_plugin.testing import run_cli
 
 WIDE = {"COLUMNS": "200"}  # rich sizes tables to the terminal
 
@@ -30,14 +32,11 @@ def test_patch_lines_counts_changed_lines_only(formats) -> None:
     assert patch_lines("") == 0
 
 
-def test_inspect_json_lines(run_folder: Path) -> None:
-    result = CliRunner().invoke(
-        inspect_command,
-        [str(run_folder), "--json", "--labels", str(run_folder.parent / "report.json")],
-    )
+def test_inspect_json(run_folder: Path) -> None:
+    result = run_cli("inspect", run_folder, "--json", "--labels", run_folder.parent / "report.json")
 
-    assert result.exit_code == 0, result.output
-    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)["trajectories"]
     assert [(r["instance_id"], r["label"], r["exit_status"]) for r in rows] == [
         ("a__a-1", True, "submitted"),
         ("b__b-2", False, "limit"),
@@ -47,6 +46,7 @@ def test_inspect_json_lines(run_folder: Path) -> None:
     assert first["patch"].startswith("diff --git a/calc.py")
     assert (first["patch_lines"], rows[1]["patch_lines"]) == (2, 0)
     assert first["run_id"] == "run"
+    assert len(first["content_hash"]) == 64  # joins with scores files
 
 
 def test_inspect_table(run_folder: Path) -> None:
@@ -74,17 +74,18 @@ def test_inspect_bad_file_exits_with_the_reason(tmp_path: Path) -> None:
     path = tmp_path / "a.traj"
     path.write_text('{"trajectory": [], "info": {"exit_status": 5}}')
 
-    result = CliRunner().invoke(inspect_command, [str(path)])
+    result = run_cli("inspect", path)
 
-    assert result.exit_code != 0
-    assert "field 'info.exit_status'" in str(result.exception)
+    assert result.exit_code == 1
+    assert "field 'info.exit_status'" in result.stderr
+    assert "swerm: error: nothing was read" in result.stderr
 
 
 def test_swerm_inspect_through_the_entry_point(run_folder: Path, swerm_pm, capsys) -> None:
     from swerm_plugin.cli import main
 
     assert main(["inspect", str(run_folder / "a__a-1"), "--json"]) == 0
-    [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    [row] = json.loads(capsys.readouterr().out)["trajectories"]
     assert (row["instance_id"], row["format"], row["label"]) == ("a__a-1", "swe-agent", None)
 
 
@@ -94,4 +95,8 @@ def test_swerm_inspect_error_is_one_line(tmp_path: Path, swerm_pm, capsys) -> No
     path = tmp_path / "empty.traj"
     path.write_bytes(b"")
     assert main(["inspect", str(path)]) == 1
-    assert f"swerm: error: {path}: empty file (0 bytes)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"swerm: skipped: {path}: empty file (0 bytes)" in err
+    assert (
+        err.splitlines()[-1] == "swerm: error: nothing was read: every item was skipped or failed"
+    )
