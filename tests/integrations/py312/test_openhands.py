@@ -34,7 +34,7 @@ from openhands.sdk.testing import TestLLM  # noqa: E402
 from openhands.sdk.workspace import LocalWorkspace  # noqa: E402
 from openhands.tools.terminal import TerminalTool  # noqa: E402,F401  (registers "terminal")
 
-from swerm_plugin.errors import IntegrationError  # noqa: E402
+from swerm_plugin.errors import IntegrationError, VerifierError  # noqa: E402
 from swerm_plugin.integrations.openhands import SwermCritic, best_of_n  # noqa: E402
 from swerm_plugin.testing import MockRewardBackend  # noqa: E402
 
@@ -118,6 +118,30 @@ def test_low_score_triggers_one_refinement_then_the_run_finishes(
         ("attempt", "accept"),
         ("final", "accept"),
     ]
+
+
+def test_item13_a_failed_verifier_is_a_failure_not_a_number(
+    repo: Path, tmp_path: Path, install_session: Any
+) -> None:
+    """Never silently wrong, item 13: the SDK showed the policy threshold as the "success
+    likelihood" when swerm could not score; now the critic fails and the SDK shows no score."""
+    backend = MockRewardBackend(scores=["the verifier is down"] * 2)
+    install_session(session_with(backend, tmp_path, "openhands", policy={"threshold": 0.9}))
+    critic = SwermCritic(
+        repo_dir=str(repo),
+        instance_id="calc-1",
+        iterative_refinement=IterativeRefinementConfig(success_threshold=0.5, max_iterations=3),
+    )
+    conversation = run(agent_with(critic, [write(1, RIGHT_FIX), finish(2)]), repo)
+
+    assert conversation.state.execution_status.value == "finished"
+    events = list(conversation.state.events)
+    results = [e.critic_result for e in events if isinstance(e, ActionEvent) and e.critic_result]
+    assert results == []  # no number stands for a failure
+    [attempt] = critic.attempts
+    assert attempt.score.error == "the verifier is down"
+    with pytest.raises(VerifierError, match="could not score calc-1.*the verifier is down"):
+        critic.evaluate(events)
 
 
 def test_a_serialized_agent_config_can_name_the_critic(repo: Path) -> None:
