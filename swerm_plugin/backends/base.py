@@ -56,6 +56,10 @@ class RewardBackend(ABC):
         """Async variant; the default runs :meth:`score_batch` in a worker thread."""
         return await asyncio.to_thread(self.score_batch, prompts)
 
+    def check(self) -> None:  # noqa: B027 - nothing to check for most backends
+        """Make sure the backend can score at all (model loadable, server up and serving the
+        model), raising what to fix; launchers call it before the first instance starts."""
+
     def discover_context_length(self) -> int | None:
         """Ask the model's host for its context length (remote backends do I/O here, once);
         the default is the attribute as it is."""

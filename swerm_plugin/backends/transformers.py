@@ -120,6 +120,10 @@ class TransformersBackend(RewardBackend):
         """The loaded model (loaded on first use, once)."""
         return self.load()
 
+    def check(self) -> None:
+        """Load the weights now: a model that cannot load fails before any agent runs."""
+        self.load()
+
     def load(self) -> Any:
         """Load the weights now, if not loaded yet, and return the model."""
         with self._load_lock:

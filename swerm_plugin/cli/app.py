@@ -23,7 +23,7 @@ from swerm_plugin.plugins.manager import get_hooks
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(__version__, prog_name="swerm")
 @click.option(
     "--debug", is_flag=True, help="Show tracebacks and debug logs (also after the subcommand)."

@@ -13,6 +13,18 @@ import click
 from swerm_plugin.cli.options import EXISTING, say
 from swerm_plugin.config import load_config
 
+INSTALL = (
+    "SWE-agent 1.1.0 is not on PyPI: clone github.com/SWE-agent/SWE-agent at v1.1.0 and "
+    "pip install -e it (see docs/integrations.md)"
+)
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
 _PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
 
 
@@ -50,6 +62,10 @@ def sweagent_run_batch(args: tuple[str, ...]) -> None:
     merged. Needs SWE-agent (not on PyPI) and the flag (SWERM_CONFIG=swerm.toml or SWERM=1),
     or a swerm retry config; without them the run is unchanged.
     """
+    if {"--help", "-h"} & set(args) and not _installed("sweagent"):
+        click.echo(click.get_current_context().get_help())
+        click.echo(f"\nSWE-agent's own options are listed here once it is installed: {INSTALL}")
+        return
     from swerm_plugin.integrations.sweagent import run_batch
 
     run_batch(args)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from swerm_plugin.config import SwermConfig, env_flag, is_enabled, load_config, state_dir
 from swerm_plugin.decisions.policy import submission_patch
+from swerm_plugin.errors import IntegrationError
 from swerm_plugin.jsonl import append_jsonl
 from swerm_plugin.model import CandidateGroup, Decision, Score, Trajectory
 from swerm_plugin.plugins.manager import Hooks, get_hooks
@@ -190,6 +191,17 @@ class SwermSession:
 
                 self._verifier = Verifier(self.config, backend=self.backend)
             return self._verifier
+
+    def check_verifier(self) -> None:
+        """Fail fast, before the first instance, when the configured verifier cannot score."""
+        try:
+            self.verifier.backend.check()
+        except Exception as exc:
+            raise IntegrationError(
+                f"the configured verifier cannot score ({type(exc).__name__}: {exc}); fix it "
+                "before starting the run (check it with `swerm remote check` or `swerm score "
+                "--explain`), or switch swerm off (SWERM=0)"
+            ) from exc
 
     def score(self, trajectory: Trajectory) -> Score:
         """Score one trajectory; any failure becomes ``Score(error=...)``, never an exception."""

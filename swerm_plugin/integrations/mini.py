@@ -20,11 +20,14 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import os
 import re
 import shlex
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
+
+os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")  # before mini's import: no banner
 
 from minisweagent.agents.default import DefaultAgent
 from minisweagent.exceptions import Submitted
@@ -346,11 +349,15 @@ def run_swebench_batch(args: Sequence[str]) -> None:
     from minisweagent.run.benchmarks import swebench as batch
 
     command = typer.main.get_command(batch.app)
+    if {"--help", "-h"} & set(args):
+        command.main(args=["--help"], prog_name="swerm mini swebench", standalone_mode=False)
+        return
     session = get_session("mini-swe-agent", explicit=False)
     if session is None:
         log.warning("swerm is off (set SWERM_CONFIG or SWERM=1); running mini-swe-agent unchanged")
         command.main(args=list(args), prog_name="swerm mini swebench", standalone_mode=False)
         return
+    session.check_verifier()
     output_dir = _output_dir(args)
     session.log_path = decisions_log_in(session.config, output_dir)
     with _batch_agent_swapped(output_dir):

@@ -261,6 +261,8 @@ def run_batch(args: Sequence[str]) -> None:
     session = get_session("swe-agent", explicit=reviewer)
     if session is None:
         log.warning("swerm is off (set SWERM_CONFIG or SWERM=1); running SWE-agent unchanged")
+    if session is not None:
+        session.check_verifier()
     run = sweagent_run_batch.RunBatch.from_config(config)
     if session is not None:
         run.add_hook(SwermRunHook(session=session))

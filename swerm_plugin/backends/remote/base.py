@@ -116,6 +116,13 @@ class RemoteBackend(RewardBackend):
 
     # --- the server, learned once ---
 
+    def check(self) -> None:
+        """The server answers and serves the model (``/v1/models``), or :class:`RemoteError`."""
+        try:
+            self._loop.run(self.server_info)
+        except ReplyError as exc:
+            raise RemoteError(f"{self.name} backend: {exc}", attempts=1) from None
+
     def discover_context_length(self) -> int | None:
         """Ask the server once for its context length (``/v1/models``); ``None`` when it cannot
         say (down, or not listing it). Later batches fill it in after a success."""
