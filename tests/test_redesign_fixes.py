@@ -32,7 +32,7 @@ def test_best_at_k_plot_orders_k_as_numbers(
     [fig] = captured
     [ax] = fig.axes
     assert list(ax.lines[0].get_xdata()) == list(range(1, 13))
-    assert ax.lines[0].get_label() == "best@k (consensus pick)"
+    assert ax.lines[0].get_label() == "best@k (consensus)"
 
 
 def test_eval_report_keys_k_by_int_and_writes_strings(tmp_path: Path) -> None:
@@ -120,10 +120,17 @@ def test_swerm_debug_false_means_no_debug(tmp_path: Path, monkeypatch: pytest.Mo
     bad.write_text("{ not json")
     monkeypatch.setenv("SWERM_DEBUG", "false")
     result = run_cli("inspect", bad)  # with debug on, the error would be raised, not printed
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("swerm: skipped: ") and "Traceback" not in result.stderr
+    assert result.stderr.endswith("swerm: error: nothing was read: every item was skipped or failed\n")
+    broken = tmp_path / "swerm.toml"
+    broken.write_text("model = [")
+    monkeypatch.setenv("SWERM_CONFIG", str(broken))
+    result = run_cli("config", "show")
     assert result.exit_code == 1 and result.stderr.startswith("swerm: error: ")
-    monkeypatch.setenv("SWERM_DEBUG", "1")
-    with pytest.raises(Exception, match="x.traj.json"):
-        run_cli("inspect", bad)
+    monkeypatch.setenv("SWERM_DEBUG", "1")  # debug: the error is raised with its traceback
+    with pytest.raises(ConfigError, match="swerm.toml"):
+        run_cli("config", "show")
 
 
 def test_the_plugin_switches_read_flags_the_same_way(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,9 +15,11 @@ from swerm_plugin.cli.options import (
     json_option,
     labels_option,
     print_json,
+    printable,
     runs_argument,
     scoring_options,
     strict_option,
+    stdout_console,
 )
 
 if TYPE_CHECKING:
@@ -93,8 +95,13 @@ def print_report(report: EvalReport) -> None:
     from swerm_plugin.evaluation.report import report_tables
 
     for table in report_tables(report):
-        columns = [Column(h, "text" if i == 0 else "number") for i, h in enumerate(table.columns)]
+        columns = [
+            Column(h, "text" if i == 0 and table.labelled_rows else "number")
+            for i, h in enumerate(table.columns)
+        ]
         print_table(table.title, columns, table.rows)
+        if table.note:
+            stdout_console().print(printable(table.note), markup=False)
 
 
 @click.command("eval")

@@ -104,6 +104,8 @@ def inspect_command(
                 "problems": problems.to_json(),
             }
         )
+    elif not found:
+        pass  # the error below says why; an empty table says nothing more
     elif as_summary:
         _print_summary(counts)
     else:

@@ -91,7 +91,10 @@ def best_at_k_per_task(tasks: RankedTasks, k: int) -> np.ndarray:
 
 def best_at_k(tasks: RankedTasks, k: int) -> float:
     """Fraction of tasks resolved when picking the top-ranked of k random candidates, averaged
-    over all k-subsets (exact)."""
+    over all k-subsets (exact). A 1-subset leaves no choice, so best@1 *is* the random pick, to
+    the last bit."""
+    if k == 1:
+        return random_pick(tasks)
     return float(best_at_k_per_task(tasks, k).mean())
 
 
@@ -207,6 +210,8 @@ class BestOfN:
     best_at_k: dict[int, float]
     best_at_k_ci: dict[int, tuple[float, float]]
     pass_at_k: dict[int, float]
+    #: The k whose best@k is a Monte-Carlo mean over random subsets rather than exact.
+    estimated: tuple[int, ...] = ()
 
 
 def evaluate_best_of_n(
@@ -222,10 +227,11 @@ def evaluate_best_of_n(
 
     best@k is the exact mean over all k-subsets of the fixed ranking in ``tasks``; a selector
     whose choice depends on the subset (consensus) passes its own ``draws`` (shape
-    ``(n_subsets, N)``, from :func:`sample_consensus_at_k`), whose mean is used instead.
+    ``(n_subsets, N)``, from :func:`sample_consensus_at_k`), whose mean is used instead for
+    k ≥ 2 and listed in ``estimated``; best@1 is exact either way (one candidate, no choice).
     """
     ks = range(1, tasks.max_candidates + 1)
-    exact = draws is None
+    estimated = () if draws is None else tuple(k for k in ks if k > 1)
     if draws is None:
         draws = sample_best_at_k(tasks, n_subsets=n_subsets, seed=seed)
     alpha = (1.0 - confidence) / 2.0
@@ -234,7 +240,10 @@ def evaluate_best_of_n(
         n_tasks=tasks.n_tasks,
         random=random_pick(tasks),
         oracle=oracle(tasks),
-        best_at_k={k: best_at_k(tasks, k) if exact else float(draws[:, k - 1].mean()) for k in ks},
+        best_at_k={
+            k: float(draws[:, k - 1].mean()) if k in estimated else best_at_k(tasks, k) for k in ks
+        },
         best_at_k_ci={k: (float(low[k - 1]), float(high[k - 1])) for k in ks},
         pass_at_k={k: pass_at_k(tasks, k) for k in ks},
+        estimated=estimated,
     )

@@ -52,6 +52,9 @@ class EvalReport:
     consensus_naive: float
     n_subsets: int
     unscored_candidates: int
+    #: The k whose best@k is a Monte-Carlo mean over ``n_subsets`` random subsets (the others
+    #: are exact averages over every k-subset).
+    best_at_k_estimated: tuple[int, ...] = ()
     calibration: dict[str, Any] = field(default_factory=dict)
     #: The scorer without a model whose pick ``consensus`` is: ``{"name", "version"}``.
     selector: dict[str, str] = field(default_factory=dict)
@@ -74,6 +77,7 @@ class EvalReport:
             "consensus_naive": self.consensus_naive,
             "selector": self.selector,
             "n_subsets": self.n_subsets,
+            "best_at_k_estimated": list(self.best_at_k_estimated),
             "unscored_candidates": self.unscored_candidates,
             "calibration": self.calibration,
         }
@@ -257,6 +261,7 @@ def evaluate_candidates(
         consensus_naive=pct(float(np.mean(collected.naive_hits))),
         n_subsets=n_subsets,
         unscored_candidates=unscored,
+        best_at_k_estimated=result.estimated,
         calibration=calibration_report(raw, resolved, calibrator=calibrator, seed=seed),
         selector={"name": selector.name, "version": selector.version},
     )

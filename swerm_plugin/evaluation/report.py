@@ -32,21 +32,30 @@ class TextTable:
     title: str
     columns: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
+    note: str = ""  # a sentence under the table (why a column is empty)
+    labelled_rows: bool = True  # the first column names the row; the others are numbers
 
 
 def report_tables(report: EvalReport) -> list[TextTable]:
     """The best@k table, the baselines and (with model scores) the calibration metrics."""
+    estimated = set(report.best_at_k_estimated)
     best = TextTable(
         f"best-of-N over {report.n_tasks} tasks (scorer: {report.scorer})",
         ("k", "best@k %", "95% of subsets", "pass@k (oracle) %"),
         tuple(
             (
                 str(k),
-                f"{value:.2f}",
+                f"~{value:.2f}" if k in estimated else f"{value:.2f}",
                 "{:.2f}–{:.2f}".format(*report.best_at_k_ci[k]),
                 f"{report.pass_at_k[k]:.2f}",
             )
             for k, value in sorted(report.best_at_k.items())
+        ),
+        note=(
+            f"~ Monte-Carlo estimate: the mean over {report.n_subsets} random subsets per k; "
+            "the other best@k figures are exact averages over every subset."
+            if estimated
+            else ""
         ),
     )
     selector = report.selector.get("name", "consensus")
@@ -64,20 +73,23 @@ def report_tables(report: EvalReport) -> list[TextTable]:
                 )
             ),
         ),
+        labelled_rows=False,
     )
     tables = [best, baselines]
     calibration = report.calibration
     if "before" in calibration:
         after = calibration.get("after", {})
-        method = calibration.get("after_method", calibration.get("after_skipped", "skipped"))
+        method = calibration.get("after_method")
+        skipped = calibration.get("after_skipped", "")
         tables.append(
             TextTable(
                 f"calibration over {calibration['n']} scored candidates",
-                ("metric", "before", f"after ({method})"),
+                ("metric", "before", f"after ({method})" if method else "after"),
                 tuple(
                     (m, format_cell(calibration["before"][m]), format_cell(after.get(m)))
                     for m in METRICS
                 ),
+                note=f"after: not computed, {skipped}" if skipped else "",
             )
         )
     return tables
@@ -92,6 +104,7 @@ def markdown_table(table: TextTable) -> list[str]:
         "|" + "|".join(numeric) + "|",
         *("| " + " | ".join(row) + " |" for row in table.rows),
         "",
+        *([table.note, ""] if table.note else []),
     ]
 
 
@@ -126,7 +139,7 @@ def plot_best_at_k(
     plt = pyplot()
     ks = sorted(best_at_k)
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(ks, [best_at_k[k] for k in ks], marker="o", label=f"best@k ({scorer} pick)")
+    ax.plot(ks, [best_at_k[k] for k in ks], marker="o", label=f"best@k ({scorer})")
     if ci:
         ax.fill_between(
             ks, [ci[k][0] for k in ks], [ci[k][1] for k in ks], alpha=0.2, label="95% of subsets"
@@ -141,11 +154,19 @@ def plot_best_at_k(
     ax.set_ylabel("% resolved")
     ax.set_xticks(ks)
     ax.set_title("Best-of-k selection")
-    ax.legend(loc="best")
+    # beside the axes, never on them: no point or band is hidden behind the legend
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize="small")
     target = Path(path)
     save_png(fig, target)
     plt.close(fig)
     return target
+
+
+def curve_label(report: EvalReport) -> str:
+    """Who picked along the best@k curve: the selector without a model, or model scores."""
+    if report.best_at_k_estimated:
+        return f"no-model selector: {report.scorer}"
+    return f"model scores: {report.scorer}"
 
 
 def write_report(report: EvalReport, folder: str | Path) -> list[Path]:
@@ -163,7 +184,7 @@ def write_report(report: EvalReport, folder: str | Path) -> list[Path]:
             pass_at_k=report.pass_at_k,
             random=report.random,
             consensus=report.consensus,
-            scorer=report.scorer,
+            scorer=curve_label(report),
         )
     ]
     reliability = report.calibration.get("reliability")

@@ -116,7 +116,8 @@ def test_labels_in_one_file_that_names_the_runs(runner: CliRunner, runs: dict[st
 def test_label_mismatches_are_explained(runner: CliRunner, runs: dict[str, Any]) -> None:
     one = ["eval", *runs["runs"], "--labels", runs["labels"][0]]
     result = run_cli(*one)
-    assert result.exit_code == 1 and "names runs" in result.stderr
+    assert result.exit_code == 1 and "holds the labels of one run" in result.stderr
+    assert "one --labels file per run" in result.stderr and "names the runs" in result.stderr
     three = [*one, "--labels", runs["labels"][0], "--labels", runs["labels"][1]]
     result = run_cli(*three)
     assert result.exit_code == 1 and "3 --labels files for 2 runs" in result.stderr
@@ -230,3 +231,48 @@ def test_report_writes_figures_and_summary(runner: CliRunner, runs: dict[str, An
     summary = (out / "summary.md").read_text()
     assert "| 2 | 33.33 |" in summary and "| auroc | 0.333 |" in summary
     assert json.loads((out / "eval.json").read_text())["random"] == 50.0
+
+
+def test_eval_best_at_1_is_the_random_pick_exactly_and_estimates_are_marked(
+    runner: CliRunner, runs: dict[str, Any]
+) -> None:
+    """Without model scores best@k (k >= 2) re-votes inside random subsets: a Monte-Carlo mean,
+    marked with its subset count. best@1 leaves no choice, so it is the random pick itself."""
+    no_scores = [a for a in eval_args(runs) if a not in ("--scores", runs["scores"])]
+    report = json.loads(invoke(runner, *no_scores).output)
+    assert report["best_at_k"]["1"] == report["random"]  # exact, not approximately
+    assert (report["best_at_k_estimated"], report["n_subsets"]) == ([2], 200)
+    table = invoke(runner, *[a for a in no_scores if a != "--json"]).output
+    assert "~" in table and "mean over 200 random subsets" in table
+    scored = json.loads(invoke(runner, *eval_args(runs)).output)
+    assert scored["best_at_k_estimated"] == [] and scored["best_at_k"]["1"] == scored["random"]
+    assert "~" not in invoke(runner, *[a for a in eval_args(runs) if a != "--json"]).output
+
+
+def test_best_at_k_plot_legend_beside_the_points_and_names_the_scorer(
+    runs: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from swerm_plugin.calibration import plots
+    from swerm_plugin.evaluation import report as report_module
+
+    captured: list[Any] = []
+    monkeypatch.setattr(plots, "save_png", lambda fig, path: captured.append(fig))
+    no_scores = [a for a in eval_args(runs) if a not in ("--scores", runs["scores"])]
+    data = json.loads(invoke(CliRunner(), *no_scores).output)
+    report = report_module.EvalReport(
+        **{
+            **{k: v for k, v in data.items() if k not in ("problems",)},
+            "best_at_k": {int(k): v for k, v in data["best_at_k"].items()},
+            "best_at_k_ci": {int(k): tuple(v) for k, v in data["best_at_k_ci"].items()},
+            "pass_at_k": {int(k): v for k, v in data["pass_at_k"].items()},
+            "best_at_k_estimated": tuple(data["best_at_k_estimated"]),
+        }
+    )
+    report_module.write_report(report, runs["tmp"] / "report")
+    fig = captured[0]
+    [ax] = fig.axes
+    fig.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    axes = ax.get_window_extent()
+    assert legend.x0 >= axes.x1, "the legend sits on the plotted area"
+    assert ax.lines[0].get_label() == f"best@k (no-model selector: {data['scorer']})"
