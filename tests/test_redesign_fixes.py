@@ -122,7 +122,7 @@ def test_swerm_debug_false_means_no_debug(tmp_path: Path, monkeypatch: pytest.Mo
     result = run_cli("inspect", bad)  # with debug on, the error would be raised, not printed
     assert result.exit_code == 1 and result.stdout == ""
     assert result.stderr.startswith("swerm: skipped: ") and "Traceback" not in result.stderr
-    assert result.stderr.endswith("swerm: error: nothing was read: every item was skipped or failed\n")
+    assert result.stderr.endswith("error: nothing was read: every item was skipped or failed\n")
     broken = tmp_path / "swerm.toml"
     broken.write_text("model = [")
     monkeypatch.setenv("SWERM_CONFIG", str(broken))

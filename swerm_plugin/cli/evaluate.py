@@ -18,8 +18,8 @@ from swerm_plugin.cli.options import (
     printable,
     runs_argument,
     scoring_options,
-    strict_option,
     stdout_console,
+    strict_option,
 )
 
 if TYPE_CHECKING:
