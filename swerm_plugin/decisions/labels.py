@@ -75,7 +75,7 @@ def _labels_naming_runs(path: Path, runs: Sequence[Run]) -> dict[str, Labels]:
             raise CandidatesError(
                 f"{path} holds the labels of one run, but {len(runs)} runs were given "
                 f"({', '.join(names)}): give one --labels file per run, in the runs' order, "
-                "or one file that names the runs ({\"<run>\": labels, ...})",
+                'or one file that names the runs ({"<run>": labels, ...})',
                 hint="a folder holding several runs is read as one run per run folder",
             ) from None
         raise
