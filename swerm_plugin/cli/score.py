@@ -107,6 +107,28 @@ def _summary_table(rows: Sequence[tuple[Trajectory, Score]]) -> Any:
     show_default=True,
     help="Trajectories scored per round (results are written after each round).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: this process; ray: a Ray Data job on a Ray cluster (docs/scale.md).",
+)
+@click.option("--address", help="--engine ray: the cluster to join; default: a local one.")
+@click.option(
+    "--actors",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="--engine ray: scoring actors, one verifier each.",
+)
+@click.option(
+    "--gpus-per-actor",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="--engine ray: GPUs per scoring actor, for a local model.",
+)
 def score_command(
     paths: tuple[Path, ...],
     backend: str | None,
@@ -116,19 +138,30 @@ def score_command(
     output: Path | None,
     explain: bool,
     chunk_size: int,
-) -> None:
+    engine: str,
+    address: str | None,
+    actors: int,
+    gpus_per_actor: float,
+) -> int | None:
     """Score trajectory files (any supported framework format) with a reward model."""
     from swerm_plugin.plugins.manager import get_hooks
     from swerm_plugin.scores import ScoresOutput, score_record
     from swerm_plugin.verifier import Verifier
 
     config = config_from(backend=backend, model=model, template=template, max_tokens=max_tokens)
+    if engine == "ray" or address or actors != 1 or gpus_per_actor:
+        from swerm_plugin.scale import cli_score
+
+        return cli_score(
+            paths, config=config, output=output, explain=explain, chunk_size=chunk_size,
+            engine=engine, address=address, actors=actors, gpus_per_actor=gpus_per_actor,
+        )  # fmt: skip
     get_hooks(config).check_template(config.template)  # before loading any model
     trajectories = load_trajectories(paths)
     with Verifier(config) as verifier:
         if explain:
             _explain(verifier, trajectories)
-            return
+            return None
         sink = ScoresOutput(output, inputs=paths) if output is not None else None
         with sink if sink is not None else contextlib.nullcontext():
             done = set(sink.done) if sink is not None else set()
@@ -153,6 +186,7 @@ def score_command(
     elif skipped:
         summary += f", skipped {skipped} duplicates"
     say(summary)
+    return None
 
 
 def _dumps(record: dict[str, Any]) -> str:
