@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from swerm_plugin import errors
 from swerm_plugin.config import SwermConfig, load_config
 from swerm_plugin.errors import ConfigError, ScaleError, SwermError
 from swerm_plugin.plugins.manager import get_hooks
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("swerm.scale")
 
 _RAY_HINT = "install the ray extra: pip install 'swerm-plugin[ray]'"
+#: A swerm error's last line in the traceback text of a worker (``module.Class: message``).
+_WORKER_ERROR = re.compile(r"swerm_plugin\.errors\.(\w+): (.+)")
 
 
 @dataclass
@@ -131,15 +135,18 @@ def _sources_dataset(
 ) -> Dataset | None:
     """One row per source found under ``paths``; files no reader takes go straight to the
     collector as error records."""
-    from swerm_plugin.errors import InputFormatError
+    from swerm_plugin.errors import InputFormatError, TrajectoryFormatError
     from swerm_plugin.readers import find_sources
 
     problems: list[InputFormatError] = []
-    items = [
-        {"path": str(source.path), "format": source.format}
-        for path in paths
-        for source in find_sources(path, on_error=problems.append)
-    ]
+    items = []
+    for path in paths:
+        found = find_sources(path, on_error=problems.append)
+        if not found and not problems and path.is_dir():
+            raise TrajectoryFormatError(
+                path, "no trajectory files found in this folder", expected="trajectory files"
+            )
+        items += [{"path": str(source.path), "format": source.format} for source in found]
     rows = [stages.error_row(problem.path, str(problem)) for problem in problems]
     collector.take(
         (r["key"], stages.SKIPPED if r["key"] in done else r["status"], r["record"]) for r in rows
@@ -191,15 +198,26 @@ def _scored(
 
 
 def _swerm_cause(exc: BaseException) -> SwermError | None:
-    """The swerm error a worker raised, out of Ray's wrappers."""
+    """The swerm error a worker raised, out of Ray's wrappers: the exception itself where Ray
+    keeps it (``RayTaskError.cause``), else rebuilt from the traceback text Ray keeps instead
+    (an actor that failed to start)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, SwermError):
-            return current
         seen.add(id(current))
+        for candidate in (getattr(current, "cause", None), current):
+            if isinstance(candidate, SwermError) and not hasattr(candidate, "cause"):
+                return candidate
         current = current.__cause__ or current.__context__
-    return None
+    found = _WORKER_ERROR.findall(str(exc))
+    if not found:
+        return None
+    name, message = found[-1]
+    cls = getattr(errors, name, None)
+    simple = isinstance(cls, type) and issubclass(cls, SwermError)
+    if not simple or issubclass(cls, errors.InputFormatError):  # type: ignore[arg-type]
+        cls = ScaleError
+    return cls(message)  # type: ignore[misc]
 
 
 def _open_output(
@@ -244,7 +262,11 @@ def _run(dataset: Dataset | None, collector: Collector) -> None:
     job stops."""
     try:
         if dataset is not None:
-            for table in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
+            # no prefetching: a batch is written as soon as it is done, not when the next is
+            batches = dataset.iter_batches(
+                batch_size=None, batch_format="pyarrow", prefetch_batches=0
+            )
+            for table in batches:
                 collector.take(stages.records_of(table))
     except Exception as exc:
         cause = _swerm_cause(exc)

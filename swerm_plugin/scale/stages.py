@@ -138,7 +138,8 @@ def read_document(
         for trajectory in reader.read_source(JsonSource(Path(where), "document", value, 1)):
             if given is not None:
                 trajectory.source_path = trajectory.source_path or given
-                trajectory.run_id = trajectory.run_id or default_run_id(Path(given), None)
+                run_id = default_run_id(Path(given), trajectory.instance_id)
+                trajectory.run_id = trajectory.run_id or run_id
             rows.append(trajectory_row(trajectory, done))
     except Exception as exc:  # bad JSON, unknown format, a reader's bug: this document only
         message = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"

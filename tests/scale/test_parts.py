@@ -16,12 +16,18 @@ import orjson
 import pytest
 
 from swerm_plugin.config import RemoteConfig, SwermConfig
-from swerm_plugin.errors import ConfigError, OutputFileError, ScaleError
+from swerm_plugin.errors import (
+    BackendUnavailable,
+    ConfigError,
+    OutputFileError,
+    ScaleError,
+    TrajectoryFormatError,
+)
 from swerm_plugin.model import Score, Trajectory
 from swerm_plugin.scale import stages
 from swerm_plugin.scale.actors import plan_actors
 from swerm_plugin.scale.cli import exit_code, summary
-from swerm_plugin.scale.job import ScaleResult, _import_ray
+from swerm_plugin.scale.job import ScaleResult, _import_ray, _sources_dataset, _swerm_cause
 from swerm_plugin.scale.shards import Collector, ShardedOutput, shard_records
 from swerm_plugin.scores import score_record
 from swerm_plugin.testing.cli import run_cli
@@ -210,3 +216,26 @@ def test_exit_code_and_summary_say_what_happened() -> None:
     assert summary(done).startswith("scored 3, failed 0, skipped 2 (already in s.jsonl)")
     assert exit_code(ScaleResult(scored=3, failed=1)) == 3
     assert exit_code(ScaleResult(failed=2)) == 1
+
+
+def test_a_workers_swerm_error_reaches_the_driver_as_itself() -> None:
+    original = BackendUnavailable("cannot load weights of 'm': no model.safetensors")
+
+    class Wrapped(Exception):  # what Ray raises for a task's exception: the original in .cause
+        cause = original
+
+    assert _swerm_cause(Wrapped("RayTaskError(BackendUnavailable): ...")) is original
+    # An actor that failed to start: Ray keeps only the traceback text.
+    died = RuntimeError(
+        "The actor died because of an error raised in its creation task\n  File ...\n"
+        "swerm_plugin.errors.BackendUnavailable: cannot load weights of 'm': no safetensors\n"
+    )
+    rebuilt = _swerm_cause(died)
+    assert isinstance(rebuilt, BackendUnavailable)
+    assert str(rebuilt) == "cannot load weights of 'm': no safetensors"
+    assert _swerm_cause(RuntimeError("out of memory")) is None
+
+
+def test_an_empty_folder_is_an_error_before_any_work(tmp_path: Path) -> None:
+    with pytest.raises(TrajectoryFormatError, match="no trajectory files found in this folder"):
+        _sources_dataset(None, [tmp_path], frozenset(), Collector(print, shard_size=1, flush_s=0))
