@@ -21,7 +21,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,27 +44,23 @@ _WORKER_ERROR = re.compile(r"swerm_plugin\.errors\.(\w+): (.+)")
 
 
 @dataclass
-class ScaleResult:
-    """What a job did. ``failures`` names up to 1000 failed trajectories (every one of them is
-    an error record in the output); ``records`` holds the records when there is no output."""
+class ScaleResult(Tally):
+    """What a job did: the counts of :class:`~swerm_plugin.scale.shards.Tally` (``failures``
+    names up to 1000 failed trajectories; every one is an error record in the output), records
+    recovered from the shards of an earlier run, and ``records`` when there is no output."""
 
-    scored: int = 0
-    failed: int = 0
-    skipped: int = 0
-    duplicates: int = 0
-    shards: int = 0
     recovered: int = 0
-    failures: list[dict[str, Any]] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
     output: Path | None = None
     shards_dir: Path | None = None
     ray_start_s: float = 0.0
     job_s: float = 0.0
 
-    def count(self, tally: Tally) -> None:
-        self.scored, self.failed, self.skipped = tally.scored, tally.failed, tally.skipped
-        self.duplicates, self.failures = tally.duplicates, tally.failures
-        self.shards = tally.shards if self.output is not None else 0
+    def update_from(self, tally: Tally) -> None:
+        for name in (f.name for f in fields(Tally)):
+            setattr(self, name, getattr(tally, name))
+        if self.output is None:
+            self.shards = 0  # batches handed on, not files
 
 
 def default_shards_dir(output: str | Path) -> Path:
@@ -336,5 +332,5 @@ def score_dataset(
         read = _read(ray, inputs, paths, done, collector)
         _run(None if read is None else _scored(ray, read, config, plan, batch_size), collector)
         result.job_s = time.perf_counter() - started
-    result.count(collector.tally)
+    result.update_from(collector.tally)
     return result

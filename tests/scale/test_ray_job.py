@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -191,3 +192,72 @@ def test_a_killed_job_resumes_without_duplicates(
     assert {r["content_hash"] for r in shard_records(shards)} == {
         r["content_hash"] for r in records
     }
+
+
+def scoring_actors() -> list[int]:
+    """The processes of this session's scoring actors: descendants of this process (the local
+    cluster's raylet started them) whose title names the actor class."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+
+    def descends(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == os.getpid():
+                return True
+        return False
+
+    found = []
+    for pid in filter(descends, parents):
+        try:
+            if b"ScoreActor" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def test_an_actor_that_dies_midway_loses_nothing(
+    ray_cluster: str,
+    fp32: SwermConfig,
+    mini_document: Callable[..., dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    import ray.data
+
+    def slow(row: dict[str, Any]) -> dict[str, Any]:
+        time.sleep(0.3)  # the actor is killed while batches are still to come
+        return row
+
+    lines = [json.dumps(mini_document(seed)) for seed in range(60, 76)]
+    rows = ray.data.from_items([{"document": line} for line in lines], override_num_blocks=16)
+    out, shards = tmp_path / "scores.jsonl", tmp_path / "scores.jsonl.shards"
+    killed: list[int] = []
+
+    def kill_an_actor_after_the_first_shard() -> None:
+        deadline = time.monotonic() + 180
+        while not (shards.is_dir() and any(shards.glob("part-*.jsonl"))):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        for pid in scoring_actors():
+            os.kill(pid, signal.SIGKILL)  # out of memory, a lost node: the process is gone
+            killed.append(pid)
+
+    killer = threading.Thread(target=kill_an_actor_after_the_first_shard, daemon=True)
+    killer.start()
+    result = score_dataset(
+        rows.map(slow), config=fp32, output=out, batch_size=2, shard_size=1, flush_s=0
+    )
+    killer.join(timeout=10)
+
+    assert killed, "no scoring actor was found to kill"
+    assert (result.scored, result.failed) == (len(lines), 0), result.failures
+    records = read_records(out)
+    assert len(records) == len(lines) == len({r["content_hash"] for r in records})
