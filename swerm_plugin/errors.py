@@ -154,3 +154,8 @@ class IntegrationError(SwermError, RuntimeError):
 
 class PlotsUnavailable(SwermError, RuntimeError):
     """matplotlib is not installed."""
+
+
+class ScaleError(SwermError, RuntimeError):
+    """A Ray batch job cannot start (Ray missing, cluster unreachable, bad settings) or stopped;
+    finished shards are kept, so the same command resumes it."""

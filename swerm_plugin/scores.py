@@ -201,10 +201,15 @@ class ScoresOutput:
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one record as one flushed write."""
+        self.write_all([record])
+
+    def write_all(self, records: Iterable[dict[str, Any]]) -> None:
+        """Append records (a batch of results) as one flushed write."""
         if self._lock_file is None:
             raise RuntimeError("ScoresOutput.write outside its `with` block")
+        data = b"".join(dumps(record) + b"\n" for record in records)
         with self.path.open("ab") as fh:
-            fh.write(dumps(record) + b"\n")
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
 

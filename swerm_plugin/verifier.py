@@ -123,7 +123,14 @@ class Verifier:
     def score(self, trajectories: Sequence[Trajectory]) -> list[Score]:
         """One score per trajectory, in order."""
         trajectories = list(trajectories)
-        rendered = self._render_all(trajectories)
+        return self.score_rendered(trajectories, self.render_all(trajectories))
+
+    def score_rendered(
+        self, trajectories: Sequence[Trajectory], rendered: Sequence[Prompt | Score]
+    ) -> list[Score]:
+        """:meth:`score` for trajectories already rendered by :meth:`render_all` (possibly by
+        another process with the same configuration, as a Ray job does): score the prompts,
+        complete, calibrate and announce; a rendering failure stays its error score."""
         prompts = [p for p in rendered if isinstance(p, Prompt)]
         try:
             scored = self.backend.score_batch(prompts) if prompts else []
@@ -135,7 +142,7 @@ class Verifier:
         """Async :meth:`score`: rendering runs in a worker thread, scoring through the backend's
         ``ascore_batch``."""
         trajectories = list(trajectories)
-        rendered = await asyncio.to_thread(self._render_all, trajectories)
+        rendered = await asyncio.to_thread(self.render_all, trajectories)
         prompts = [p for p in rendered if isinstance(p, Prompt)]
         try:
             scored = await self.backend.ascore_batch(prompts) if prompts else []
@@ -156,8 +163,9 @@ class Verifier:
 
     # --- stages ---
 
-    def _render_all(self, trajectories: Sequence[Trajectory]) -> list[Prompt | Score]:
-        """Render every trajectory, in order. Tokenizing releases the GIL, so several
+    def render_all(self, trajectories: Sequence[Trajectory]) -> list[Prompt | Score]:
+        """Render every trajectory, in order; a trajectory that cannot be rendered gets its
+        error :class:`Score` instead of a prompt. Tokenizing releases the GIL, so several
         trajectories render at once on a multi-core host: on a GPU, tokenizing would otherwise
         take longer than the forward pass of a small verifier."""
         _ = self.budget  # a budget the model cannot take is an error for all, found up front

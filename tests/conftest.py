@@ -150,3 +150,81 @@ def mini_swe_agent_file(folder: Path, instance_id: str, fix: str, *, observation
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document))
     return path
+
+
+def mini_swe_agent_document(seed: int, *, instance_id: str | None = None) -> dict[str, Any]:
+    """A mini-swe-agent 2.x ``.traj.json`` document (``mini-swe-agent-1.1``) of 1-3 steps whose
+    text and length vary with ``seed``."""
+    rng = random.Random(seed)
+    iid = instance_id or f"acme__widgets-{seed}"
+    patch = f"diff --git a/w.py b/w.py\n+    return {filler(rng, 4)}\n"
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": "You are a helpful assistant that can run bash commands."},
+        {"role": "user", "content": f"Please solve this issue: {filler(rng, 30)} ({iid})."},
+    ]
+    for step in range(rng.randint(1, 3)):
+        command = f"python check_{step}.py"
+        messages += [
+            {
+                "role": "assistant",
+                "content": f"THOUGHT: {filler(rng, 20)}\n\n```mswea_bash_command\n{command}\n```",
+                "extra": {"actions": [{"command": command}]},
+            },
+            {
+                "role": "user",
+                "content": f"<returncode>0</returncode>\n<output>\n{filler(rng, 30)}\n</output>",
+            },
+        ]
+    messages.append(
+        {
+            "role": "exit",
+            "content": patch,
+            "extra": {"exit_status": "Submitted", "submission": patch},
+        }
+    )
+    info = {"exit_status": "Submitted", "submission": patch, "mini_version": "2.4.6"}
+    return {
+        "info": info,
+        "messages": messages,
+        "trajectory_format": "mini-swe-agent-1.1",
+        "instance_id": iid,
+    }
+
+
+@pytest.fixture
+def mini_document() -> Callable[..., dict[str, Any]]:
+    """``mini_document(seed, instance_id=None)``: see :func:`mini_swe_agent_document`."""
+    return mini_swe_agent_document
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[str]:
+    """One local Ray cluster per test session (2 CPUs, no dashboard), connected in this process;
+    yields its address for other processes. Ray turns token authentication on by itself; the
+    token is made here and handed on by environment (no token file under the home directory),
+    so a subprocess can join. Shut down at the end."""
+    import logging
+    import os
+    import secrets
+
+    import ray
+
+    names = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.pop("RAY_AUTH_MODE", None)  # unset: ray.init enables it (and re-reads its config)
+    os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+    try:
+        context = ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            object_store_memory=256 * 2**20,
+            logging_level=logging.WARNING,
+        )
+        yield str(context.address_info["gcs_address"])
+    finally:
+        ray.shutdown()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

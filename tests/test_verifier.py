@@ -302,9 +302,9 @@ def test_trajectories_render_on_worker_threads_in_order(
 
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     serial = [verifier.render(t).token_ids for t in trajectories]
-    assert verifier._render_all(trajectories[:1]) and threads == {"MainThread"}
+    assert verifier.render_all(trajectories[:1]) and threads == {"MainThread"}
 
     monkeypatch.setattr("os.cpu_count", lambda: 4)
-    rendered = verifier._render_all(trajectories)
+    rendered = verifier.render_all(trajectories)
     assert [p.token_ids for p in rendered if isinstance(p, Prompt)] == serial
     assert any(name.startswith("swerm-render") for name in threads)

@@ -9,9 +9,9 @@ has a score; 3 some failed (named on stderr and in ``--json``); 1 none could be 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from swerm_plugin.model import Trajectory
     from swerm_plugin.scores import ScoreRun
     from swerm_plugin.verifier import Verifier
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def load_trajectories(paths: Sequence[Path], problems: Problems) -> list[Trajectory]:
@@ -107,6 +109,40 @@ def _report(run: ScoreRun, problems: Problems, output: Path | None) -> None:
     say(summary)
 
 
+def engine_options(func: F) -> F:
+    """``--engine`` and the Ray job's options (docs/scale.md)."""
+    for option in reversed(
+        [
+            click.option(
+                "--engine",
+                type=click.Choice(["local", "ray"]),
+                default="local",
+                show_default=True,
+                help="local: this process; ray: a Ray Data job on a Ray cluster (docs/scale.md).",
+            ),
+            click.option(
+                "--address", help="--engine ray: the cluster to join; default: a local one."
+            ),
+            click.option(
+                "--actors",
+                type=click.IntRange(min=1),
+                default=1,
+                show_default=True,
+                help="--engine ray: scoring actors, one verifier each.",
+            ),
+            click.option(
+                "--gpus-per-actor",
+                type=click.FloatRange(min=0),
+                default=0,
+                show_default=True,
+                help="--engine ray: GPUs per scoring actor, for a local model.",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
 @click.command("score")
 @paths_argument
 @model_options
@@ -143,6 +179,7 @@ def _report(run: ScoreRun, problems: Problems, output: Path | None) -> None:
 )
 @strict_option
 @json_option
+@engine_options
 def score_command(
     paths: tuple[Path, ...],
     backend: str | None,
@@ -155,6 +192,7 @@ def score_command(
     chunk_size: int,
     strict: bool,
     as_json: bool,
+    **engine: Any,
 ) -> int:
     """Score trajectory files (any supported framework format) with a reward model."""
     from swerm_plugin.plugins.manager import get_hooks
@@ -162,6 +200,19 @@ def score_command(
     from swerm_plugin.verifier import Verifier
 
     config = config_from(backend=backend, model=model, template=template, max_tokens=max_tokens)
+    if (
+        engine["engine"] == "ray"
+        or engine["address"]
+        or engine["actors"] != 1
+        or engine["gpus_per_actor"]
+    ):
+        if as_json or retry_errors:
+            raise click.UsageError("--json and --retry-errors work with --engine local only")
+        from swerm_plugin.scale import cli_score
+
+        return cli_score(
+            paths, config=config, output=output, explain=explain, chunk_size=chunk_size, **engine
+        )
     get_hooks(config).check_template(config.template)  # before loading any model
     problems = Problems(strict=strict)
     if output is not None:

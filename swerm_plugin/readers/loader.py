@@ -227,11 +227,15 @@ def _sources(
 
 
 def find_sources(
-    path: str | Path, *, adapters: Sequence[TrajectoryAdapter] | None = None
+    path: str | Path,
+    *,
+    adapters: Sequence[TrajectoryAdapter] | None = None,
+    on_error: OnError | None = None,
 ) -> list[Source]:
-    """What :func:`load` would read under ``path``, with the reader chosen for each."""
+    """What :func:`load` would read under ``path``, with the reader chosen for each; with
+    ``on_error``, a file that no reader can take is handed to it and the search goes on."""
     readers = list(adapters) if adapters is not None else registered_adapters()
-    found = [source for source, _ in _sources(Path(path), readers, None)]
+    found = [source for source, _ in _sources(Path(path), readers, on_error)]
     if any(source.format != PREDICTIONS_FORMAT for source in found):
         found = [source for source in found if source.format != PREDICTIONS_FORMAT]
     return found
