@@ -104,3 +104,15 @@ def scoring_options(func: F) -> F:
         help="Scores from `swerm score -o` or a decisions log (matched by content hash).",
     )(func)
     return model_options(func)
+
+
+def render_options(func: F) -> F:
+    """``--template`` and ``--max-tokens``: how trajectories become prompts."""
+    func = click.option(
+        "--max-tokens",
+        type=click.IntRange(min=1),
+        help="Prompt token budget; default: the model's context minus a small margin.",
+    )(func)
+    return click.option(
+        "--template", help="Prompt template: swe-rm (default), swe-gym, r2e-gym, or a plugin's."
+    )(func)

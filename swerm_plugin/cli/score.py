@@ -19,6 +19,7 @@ from swerm_plugin.cli.options import (
     model_options,
     paths_argument,
     progress_bar,
+    render_options,
     say,
     stdout_console,
 )
@@ -81,14 +82,7 @@ def _summary_table(rows: Sequence[tuple[Trajectory, Score]]) -> Any:
 @click.command("score")
 @paths_argument
 @model_options
-@click.option(
-    "--template", help="Prompt template: swe-rm (default), swe-gym, r2e-gym, or a plugin's."
-)
-@click.option(
-    "--max-tokens",
-    type=click.IntRange(min=1),
-    help="Prompt token budget; default: the model's context minus a small margin.",
-)
+@render_options
 @click.option(
     "-o",
     "--output",
