@@ -150,3 +150,7 @@ class IntegrationError(SwermError, RuntimeError):
 
 class PlotsUnavailable(SwermError, RuntimeError):
     """matplotlib is not installed."""
+
+
+class ServeError(SwermError, RuntimeError):
+    """``swerm serve`` cannot start as asked (the address is taken, a setting is wrong)."""

@@ -13,6 +13,7 @@ from swerm_plugin.cli.remote import remote_group
 from swerm_plugin.cli.rerank import rerank_command
 from swerm_plugin.cli.reward import reward_command
 from swerm_plugin.cli.score import score_command
+from swerm_plugin.cli.serve import serve_command
 from swerm_plugin.plugins.hookspecs import hookimpl
 
 BUILTIN_COMMANDS: tuple[click.Command, ...] = (
@@ -23,6 +24,7 @@ BUILTIN_COMMANDS: tuple[click.Command, ...] = (
     report_command,
     calibrate_command,
     reward_command,
+    serve_command,
     remote_group,
     mini_group,
     sweagent_group,
