@@ -34,7 +34,8 @@ log = logging.getLogger("swerm.serve")
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (port 0: any free port).
+    """A listening TCP socket on ``host:port`` (port 0: any free port): clients may connect
+    as soon as it is announced.
 
     :raises ServeError: the address is taken or cannot be used.
     """
@@ -49,6 +50,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
             hint="choose another --port (0 picks a free one), or stop what holds this one",
         ) from None
+    sock.listen(2048)  # connections queue from now on, even before uvicorn serves them
     sock.set_inheritable(True)
     return sock
 
@@ -217,6 +219,7 @@ def ray_application(
         ray_actor_options={"num_cpus": replica_cpus},
         # the micro-batcher needs concurrent requests; its own queue bounds them
         max_ongoing_requests=settings.max_queue,
+        graceful_shutdown_timeout_s=settings.shutdown_timeout_s,
     )(ingress)
     return deployment.bind(config, replace(settings, host="127.0.0.1", port=0))
 
@@ -237,7 +240,7 @@ def run_ray(
         raise BackendUnavailable(
             f"swerm serve --ray needs Ray Serve ({exc}): pip install 'swerm-plugin[ray]'"
         ) from None
-    ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False)
+    ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False)
     stop = threading.Event()
     try:
         serve.start(http_options={"host": settings.host, "port": settings.port})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -245,6 +246,7 @@ class ScoringService:
         """What /healthz shows besides readiness (no secrets)."""
         backend = self.verifier.backend if self.verifier is not None else None
         return {
+            "pid": os.getpid(),  # tells replicas apart behind a load balancer
             "backend": backend.name if backend is not None else self.config.backend,
             "model": (backend.model_name if backend is not None else None) or self.config.model,
             "template": self.config.template,

@@ -44,10 +44,14 @@ def url_from(process: subprocess.Popen[str]) -> str:
 def stopped_at_end() -> Iterator[list[subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
     yield started
-    for process in started:
+    for process in started:  # SIGTERM first: a killed `--ray` would leave its cluster behind
         if process.poll() is None:
-            process.kill()
-            process.wait()
+            process.terminate()
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def metric(url: str, name: str) -> float:
@@ -128,3 +132,52 @@ def test_replicas_need_ray(tiny_model_dir: Path) -> None:
 def test_an_unknown_template_fails_before_loading(tiny_model_dir: Path) -> None:
     result = run_cli("serve", "--model", tiny_model_dir, "--template", "nope")
     assert result.exit_code == 1 and "unknown prompt template 'nope'" in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_ray_serve_with_two_replicas(
+    tiny_model_dir: Path, trajectory_factory: Any, stopped_at_end: list[Any]
+) -> None:
+    """Started here in about 45 s on 2 cores (0.5 CPU per replica)."""
+    pytest.importorskip("ray.serve", reason="the 'ray' extra is not installed")
+    from swerm_plugin.verifier import Verifier
+
+    from .conftest import tiny_config
+
+    port = free_port()
+    process = start_serve("--ray", "--replicas", 2, "--model", tiny_model_dir, "--port", port)
+    stopped_at_end.append(process)
+    url = f"http://127.0.0.1:{port}"
+    ready: set[int] = set()  # each replica loads its own model: wait for both
+    deadline = time.monotonic() + 180
+    while len(ready) < 2:
+        assert process.poll() is None, "swerm serve --ray exited"
+        assert time.monotonic() < deadline, f"Ray Serve replicas ready: {ready}"
+        try:
+            health = httpx.get(f"{url}/healthz", timeout=5)
+        except httpx.TransportError:
+            time.sleep(0.5)
+            continue
+        if health.status_code == 200:
+            ready.add(health.json()["pid"])
+        time.sleep(0.1)
+    trajectories = [trajectory_factory(i, instance_id=f"t-{i}") for i in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(
+                lambda t: httpx.post(f"{url}/v1/score", content=t.model_dump_json(), timeout=120),
+                trajectories,
+            )
+        )
+    with Verifier(tiny_config(tiny_model_dir)) as verifier:
+        expected = verifier.score(trajectories)
+    got = [a.json()["results"][0]["raw"] for a in answers]
+    assert got == pytest.approx([s.raw for s in expected], abs=1e-5)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=120) == 0
