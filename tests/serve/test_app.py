@@ -305,3 +305,29 @@ def test_limits_413(small_server: Any, trajectory_factory: Any) -> None:
         assert httpx.post(f"{srv.url}/v1/score", content=lines).status_code == 413
         rollouts = {"rollouts": [{"text": "x"}] * 3}
         assert httpx.post(f"{srv.url}/v1/reward", json=rollouts).status_code == 413
+
+
+def test_a_remote_backend_is_ready_only_when_an_endpoint_answers(
+    tiny_model_dir: Path, trajectory_factory: Any
+) -> None:
+    import socket
+
+    from swerm_plugin.config import RemoteConfig, SwermConfig
+
+    from .conftest import running_app
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    remote = RemoteConfig(endpoints=[url], tokenizer=str(tiny_model_dir), max_retries=0)
+    config = SwermConfig(backend="vllm", model="swerm-tiny", remote=remote)
+    with Verifier(config) as verifier, running_app(verifier, wait_ready=False) as srv:
+        health = httpx.get(f"{srv.url}/healthz")
+        while health.json()["reason"] == "loading the backend":
+            health = httpx.get(f"{srv.url}/healthz")
+        assert health.status_code == 503 and health.json()["reason"].startswith(url)
+        reply = httpx.post(f"{srv.url}/v1/score", content=body_of(trajectory_factory(0)))
+        (record,) = reply.json()["results"]
+        assert (
+            reply.status_code == 200 and record["raw"] is None and "vllm backend" in record["error"]
+        )
