@@ -3,6 +3,7 @@ tokenizer and backend are built once per session; trajectories with seeded fille
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -110,3 +111,48 @@ def local_backend(tiny_model_dir: Path) -> Iterator[Any]:
     backend = TransformersBackend(SwermConfig(model=str(tiny_model_dir), backend="transformers"))
     yield backend
     backend.close()
+
+
+def mini_swe_agent_file(folder: Path, instance_id: str, fix: str, *, observation: str = "") -> Path:
+    """A mini-swe-agent 2.x ``.traj.json`` (format ``mini-swe-agent-1.1``)."""
+    patch = f"diff --git a/calc.py b/calc.py\n-    return a - b\n+    return {fix}\n"
+    messages = [
+        {"role": "system", "content": "You are a helpful assistant that can run bash commands."},
+        {
+            "role": "user",
+            "content": f"Please solve this issue: add() in calc.py subtracts ({instance_id}).\n\n"
+            "You can execute bash commands and edit files.",
+        },
+        {
+            "role": "assistant",
+            "content": "THOUGHT: read the file\n\n```mswea_bash_command\ncat calc.py\n```",
+            "extra": {"actions": [{"command": "cat calc.py"}]},
+        },
+        {
+            "role": "user",
+            "content": f"<returncode>0</returncode>\n<output>\n{observation or 'return a - b'}\n"
+            "</output>",
+            "extra": {"returncode": 0, "raw_output": observation or "return a - b\n"},
+        },
+        {
+            "role": "exit",
+            "content": patch,
+            "extra": {"exit_status": "Submitted", "submission": patch},
+        },
+    ]
+    document = {
+        "info": {"exit_status": "Submitted", "submission": patch, "mini_version": "2.4.6"},
+        "messages": messages,
+        "trajectory_format": "mini-swe-agent-1.1",
+        "instance_id": instance_id,
+    }
+    path = folder / instance_id / f"{instance_id}.traj.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document))
+    return path
+
+
+@pytest.fixture
+def mini_file() -> Callable[..., Path]:
+    """:func:`mini_swe_agent_file`: writes a mini-swe-agent ``.traj.json`` run file."""
+    return mini_swe_agent_file

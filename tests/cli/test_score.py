@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,50 +19,11 @@ from swerm_plugin.scores import ScoresOutput
 SCORE_FIELDS = set(Score.model_fields)
 
 
-def mini_swe_agent_file(folder: Path, instance_id: str, fix: str, *, observation: str = "") -> Path:
-    """A mini-swe-agent 2.x ``.traj.json`` (format ``mini-swe-agent-1.1``)."""
-    patch = f"diff --git a/calc.py b/calc.py\n-    return a - b\n+    return {fix}\n"
-    messages = [
-        {"role": "system", "content": "You are a helpful assistant that can run bash commands."},
-        {
-            "role": "user",
-            "content": f"Please solve this issue: add() in calc.py subtracts ({instance_id}).\n\n"
-            "You can execute bash commands and edit files.",
-        },
-        {
-            "role": "assistant",
-            "content": "THOUGHT: read the file\n\n```mswea_bash_command\ncat calc.py\n```",
-            "extra": {"actions": [{"command": "cat calc.py"}]},
-        },
-        {
-            "role": "user",
-            "content": f"<returncode>0</returncode>\n<output>\n{observation or 'return a - b'}\n"
-            "</output>",
-            "extra": {"returncode": 0, "raw_output": observation or "return a - b\n"},
-        },
-        {
-            "role": "exit",
-            "content": patch,
-            "extra": {"exit_status": "Submitted", "submission": patch},
-        },
-    ]
-    document = {
-        "info": {"exit_status": "Submitted", "submission": patch, "mini_version": "2.4.6"},
-        "messages": messages,
-        "trajectory_format": "mini-swe-agent-1.1",
-        "instance_id": instance_id,
-    }
-    path = folder / instance_id / f"{instance_id}.traj.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document))
-    return path
-
-
 @pytest.fixture
-def runs(tmp_path: Path) -> Path:
+def runs(tmp_path: Path, mini_file: Callable[..., Path]) -> Path:
     folder = tmp_path / "run"
     for i, fix in enumerate(["a + b", "b + a", "sum((a, b))"]):
-        mini_swe_agent_file(folder, f"calc__calc-{i}", fix)
+        mini_file(folder, f"calc__calc-{i}", fix)
     return folder
 
 
@@ -122,9 +83,9 @@ def test_without_output_json_lines_go_to_stdout(runs: Path, tiny_model_dir: Path
 
 
 def test_explain_prints_the_prompt_with_markers_and_counts(
-    tmp_path: Path, tiny_model_dir: Path
+    tmp_path: Path, tiny_model_dir: Path, mini_file: Callable[..., Path]
 ) -> None:
-    path = mini_swe_agent_file(
+    path = mini_file(
         tmp_path, "calc__calc-9", "a + b", observation="\n".join(f"line {i}" for i in range(3000))
     )
     result = invoke(

@@ -3,7 +3,6 @@ tests that need other limits start their own small server on the same loaded ver
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -129,41 +128,3 @@ def gated(tiny_verifier: Verifier) -> Iterator[tuple[Verifier, GatedBackend]]:
     finally:
         backend.gate.set()
         backend.load_gate.set()
-
-
-def mini_document(instance_id: str, fix: str, note: str = "") -> dict[str, Any]:
-    """A mini-swe-agent 2.x ``.traj.json`` document (format ``mini-swe-agent-1.1``)."""
-    patch = f"diff --git a/calc.py b/calc.py\n-    return a - b\n+    return {fix}\n"
-    messages = [
-        {"role": "system", "content": "You are a helpful assistant that can run bash commands."},
-        {
-            "role": "user",
-            "content": f"Please solve this issue: add() in calc.py subtracts. {note}\n\n"
-            "You can execute bash commands and edit files.",
-        },
-        {
-            "role": "assistant",
-            "content": "THOUGHT: read the file\n\n```mswea_bash_command\ncat calc.py\n```",
-            "extra": {"actions": [{"command": "cat calc.py"}]},
-        },
-        {
-            "role": "user",
-            "content": "<returncode>0</returncode>\n<output>\nreturn a - b\n</output>",
-            "extra": {"returncode": 0, "raw_output": "return a - b\n"},
-        },
-        {"role": "exit", "content": patch, "extra": {"exit_status": "Submitted"}},
-    ]
-    return {
-        "info": {"exit_status": "Submitted", "submission": patch, "mini_version": "2.4.6"},
-        "messages": messages,
-        "trajectory_format": "mini-swe-agent-1.1",
-        "instance_id": instance_id,
-    }
-
-
-def write_mini(folder: Path, document: dict[str, Any]) -> Path:
-    iid = document["instance_id"]
-    path = folder / iid / f"{iid}.traj.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document))
-    return path

@@ -18,7 +18,7 @@ from swerm_plugin.serve.server import BackgroundServer
 from swerm_plugin.testing import run_cli
 from swerm_plugin.verifier import Verifier
 
-from .conftest import API_KEY, mini_document, write_mini
+from .conftest import API_KEY
 
 
 def body_of(trajectory: Trajectory) -> bytes:
@@ -45,12 +45,10 @@ def test_scores_one_trajectory_with_its_decision(
 
 
 def test_scores_equal_swerm_score_on_the_same_files(
-    client: httpx.Client, tiny_model_dir: Path, tmp_path: Path
+    client: httpx.Client, tiny_model_dir: Path, tmp_path: Path, mini_file: Any
 ) -> None:
-    paths = [
-        write_mini(tmp_path / "run", mini_document(f"calc__calc-{i}", fix))
-        for i, fix in enumerate(["a + b", "b + a", "sum((a, b))"])
-    ]
+    fixes = ["a + b", "b + a", "sum((a, b))"]
+    paths = [mini_file(tmp_path / "run", f"calc__calc-{i}", fix) for i, fix in enumerate(fixes)]
     result = run_cli(
         "score", tmp_path / "run", "--model", tiny_model_dir, "--backend", "transformers"
     )
@@ -70,7 +68,7 @@ def test_scores_equal_swerm_score_on_the_same_files(
 
 
 def test_reads_json_lines_and_each_batch_item_in_its_own_format(
-    client: httpx.Client, trajectory_factory: Any
+    client: httpx.Client, trajectory_factory: Any, mini_file: Any, tmp_path: Path
 ) -> None:
     native = [trajectory_factory(i, instance_id=f"t-{i}") for i in range(3)]
     lines = b"\n".join(body_of(t) for t in native) + b"\n"
@@ -78,7 +76,8 @@ def test_reads_json_lines_and_each_batch_item_in_its_own_format(
         "/v1/score", content=lines, headers={"Content-Type": "application/x-ndjson"}
     )
     assert [r["instance_id"] for r in reply.json()["results"]] == ["t-0", "t-1", "t-2"]
-    mixed = {"trajectories": [mini_document("calc__calc-9", "a + b"), native[0].model_dump()]}
+    mini = json.loads(mini_file(tmp_path, "calc__calc-9", "a + b").read_text())
+    mixed = {"trajectories": [mini, native[0].model_dump()]}
     results = client.post("/v1/score", json=mixed).json()["results"]
     assert [r["source"] for r in results] == ["mini-swe-agent/1.1", "test/1"]
 
