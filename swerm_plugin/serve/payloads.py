@@ -166,11 +166,13 @@ def rollouts_from_body(
 
 
 def _strings(value: dict[str, Any], key: str, count: int | None) -> list[str] | None:
+    """The list of strings under ``key`` (a ``null`` item is ``""``: a dataset without labels)."""
     items = value.get(key)
     if items is None:
         return None
-    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+    if not isinstance(items, list) or not all(isinstance(i, str | None) for i in items):
         raise Problem(422, "invalid_request", f"'{key}' must be a list of strings")
+    items = [i or "" for i in items]
     if count is not None and len(items) != count:
         raise Problem(422, "invalid_request", f"'{key}' has {len(items)} items, 'query' {count}")
     return items

@@ -281,6 +281,10 @@ def test_openrlhf_hybrid_reward_reads_the_label(
     assert missing.status_code == 422 and "needs the resolved label" in missing.text
     bad = client.post("/v1/openrlhf/reward?mode=best", json={"query": ["x"]})
     assert bad.status_code == 422 and "mode must be one of hybrid, score" in bad.text
+    no_labels = client.post("/v1/openrlhf/reward", json={"query": ["a"], "labels": [None]})
+    assert no_labels.status_code == 200 and len(no_labels.json()["rewards"]) == 1
+    not_text = client.post("/v1/openrlhf/reward", json={"query": ["a"], "labels": [3]})
+    assert not_text.status_code == 422 and "'labels' must be a list of strings" in not_text.text
     mismatched = client.post("/v1/openrlhf/reward", json={"query": ["a", "b"], "prompts": ["a"]})
     assert mismatched.status_code == 422 and "'prompts' has 1 items, 'query' 2" in mismatched.text
 
