@@ -37,12 +37,10 @@ ENV_PREFIX = "SWERM_"
 # Variables that steer swerm itself rather than set a config key.
 RESERVED_ENV = frozenset(
     {
-        "SWERM",
-        "SWERM_CONFIG",
-        "SWERM_DISABLE_PLUGIN_AUTOLOAD",
-        "SWERM_LOAD_PLUGINS",
-        "SWERM_DEBUG",
-        "SWERM_STATE_DIR",
+        *("SWERM", "SWERM_CONFIG", "SWERM_DISABLE_PLUGIN_AUTOLOAD", "SWERM_LOAD_PLUGINS"),
+        *("SWERM_DEBUG", "SWERM_STATE_DIR"),
+        # the trainer-side clients of `swerm serve` (swerm_plugin/serve/clients.py)
+        *("SWERM_SERVE_URL", "SWERM_SERVE_API_KEY"),
     }
 )
 SECRET_MASK = "**********"

@@ -159,3 +159,7 @@ class PlotsUnavailable(SwermError, RuntimeError):
 class ScaleError(SwermError, RuntimeError):
     """A Ray batch job cannot start (Ray missing, cluster unreachable, bad settings) or stopped;
     finished shards are kept, so the same command resumes it."""
+
+
+class ServeError(SwermError, RuntimeError):
+    """``swerm serve`` cannot start as asked (the address is taken, a setting is wrong)."""

@@ -228,3 +228,9 @@ def ray_cluster() -> Iterator[str]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@pytest.fixture
+def mini_file() -> Callable[..., Path]:
+    """:func:`mini_swe_agent_file`: writes a mini-swe-agent ``.traj.json`` run file."""
+    return mini_swe_agent_file

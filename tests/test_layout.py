@@ -193,6 +193,7 @@ _DISTRIBUTIONS = {
     "openhands": "openhands-sdk",
     "sweagent": "sweagent",  # not on PyPI: installed from source by its users
     "yaml": "pyyaml",
+    "prometheus_client": "prometheus-client",
 }
 
 

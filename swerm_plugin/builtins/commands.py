@@ -13,6 +13,7 @@ from swerm_plugin.cli.remote import remote_group
 from swerm_plugin.cli.rerank import rerank_command
 from swerm_plugin.cli.reward import reward_command
 from swerm_plugin.cli.score import score_command
+from swerm_plugin.cli.serve import serve_command
 from swerm_plugin.cli.submission import submission_command
 from swerm_plugin.plugins.hookspecs import hookimpl
 
@@ -25,6 +26,7 @@ BUILTIN_COMMANDS: tuple[click.Command, ...] = (
     report_command,
     calibrate_command,
     reward_command,
+    serve_command,
     remote_group,
     mini_group,
     sweagent_group,

@@ -11,6 +11,7 @@ from swerm_plugin.readers.base import TrajectoryAdapter
 def builtin_adapters() -> list[TrajectoryAdapter]:
     """One instance of each built-in reader, in detection order."""
     from swerm_plugin.readers.minisweagent import MiniSweAgentAdapter
+    from swerm_plugin.readers.native import SwermTrajectoryReader
     from swerm_plugin.readers.openhands import OpenHandsV0Adapter
     from swerm_plugin.readers.openhands_sdk import OpenHandsSdkAdapter
     from swerm_plugin.readers.predictions import SwebenchPredictionsAdapter
@@ -21,6 +22,7 @@ def builtin_adapters() -> list[TrajectoryAdapter]:
         MiniSweAgentAdapter(),
         OpenHandsV0Adapter(),
         OpenHandsSdkAdapter(),
+        SwermTrajectoryReader(),
         SwebenchPredictionsAdapter(),
     ]
 

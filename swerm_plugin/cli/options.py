@@ -286,3 +286,15 @@ def policy_overrides(
     """The ``policy`` config overrides the given policy options make."""
     given = {"threshold": threshold, "on_reject": on_reject, "consensus": consensus}
     return {key: value for key, value in given.items() if value is not None}
+
+
+def render_options(func: F) -> F:
+    """``--template`` and ``--max-tokens``: how trajectories become prompts."""
+    func = click.option(
+        "--max-tokens",
+        type=click.IntRange(min=1),
+        help="Prompt token budget; default: the model's context minus a small margin.",
+    )(func)
+    return click.option(
+        "--template", help="Prompt template: swe-rm (default), swe-gym, r2e-gym, or a plugin's."
+    )(func)

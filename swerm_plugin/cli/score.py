@@ -24,6 +24,7 @@ from swerm_plugin.cli.options import (
     print_json,
     printable,
     progress_bar,
+    render_options,
     say,
     stdout_console,
     strict_option,
@@ -146,14 +147,7 @@ def engine_options(func: F) -> F:
 @click.command("score")
 @paths_argument
 @model_options
-@click.option(
-    "--template", help="Prompt template: swe-rm (default), swe-gym, r2e-gym, or a plugin's."
-)
-@click.option(
-    "--max-tokens",
-    type=click.IntRange(min=1),
-    help="Prompt token budget; default: the model's context minus a small margin.",
-)
+@render_options
 @click.option(
     "-o",
     "--output",

@@ -146,6 +146,17 @@ def trajectory_from_rollout(
     )
 
 
+def rollout_fields(extra_info: Mapping[str, Any] | None, ground_truth: Any) -> dict[str, Any]:
+    """verl's ``extra_info`` and ``ground_truth`` as :func:`trajectory_from_rollout` fields:
+    ``ground_truth`` is the resolved label, or a mapping of fields (it wins over extra_info)."""
+    fields = dict(extra_info or {})
+    if isinstance(ground_truth, Mapping):
+        fields.update(ground_truth)
+    elif ground_truth is not None:
+        fields["resolved"] = ground_truth
+    return fields
+
+
 def _default_scorer() -> Scorer:
     from swerm_plugin.config import load_config
     from swerm_plugin.verifier import Verifier
@@ -208,12 +219,9 @@ def verl_compute_score(
     ) -> float:
         if not holder:
             holder.append(_default_scorer())
-        fields = dict(extra_info or {})
-        if isinstance(ground_truth, Mapping):
-            fields.update(ground_truth)
-        elif ground_truth is not None:
-            fields["resolved"] = ground_truth
-        trajectory = trajectory_from_rollout(solution_str, fields=fields)
+        trajectory = trajectory_from_rollout(
+            solution_str, fields=rollout_fields(extra_info, ground_truth)
+        )
         (score,) = holder[0]([trajectory])
         return reward_for(trajectory, score, mode=mode)
 

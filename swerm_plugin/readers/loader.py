@@ -27,7 +27,7 @@ from pathlib import Path
 from swerm_plugin.errors import InputFormatError, TrajectoryFormatError
 from swerm_plugin.model import Trajectory
 from swerm_plugin.readers.base import JsonReader, TrajectoryAdapter
-from swerm_plugin.readers.probe import HEAD_BYTES, JsonSource, probe
+from swerm_plugin.readers.probe import HEAD_BYTES, JsonSource, ParsedSource, probe
 from swerm_plugin.readers.text import default_run_id
 
 log = logging.getLogger("swerm.readers")
@@ -336,3 +336,31 @@ def detect_format(path: str | Path, *, adapters: Sequence[TrajectoryAdapter] | N
             path, "no trajectory files found in this folder", expected="trajectory files"
         )
     return "+".join(sorted({source.format for source in sources}))
+
+
+def read_parsed(
+    source: ParsedSource, *, adapters: Sequence[TrajectoryAdapter] | None = None
+) -> list[Trajectory]:
+    """The trajectories of a document already in memory (a request body), read by the first
+    registered JSON reader that accepts it: the file readers' path without a file.
+
+    :raises TrajectoryFormatError: no JSON reader recognises it, or the chosen one finds it
+        malformed (the message names ``source.path``, the record and the field).
+    """
+    readers = [
+        a
+        for a in (adapters if adapters is not None else registered_adapters())
+        if isinstance(a, JsonReader)
+    ]
+    adapter = next((a for a in readers if a.accepts(source.first, lines=source.is_lines)), None)
+    if adapter is None:
+        raise _unknown(source.path, readers)
+    trajectories = list(adapter.read_source(source))
+    for trajectory in trajectories:
+        if not isinstance(trajectory, Trajectory):
+            raise TypeError(
+                f"reader {adapter.name!r} yielded {type(trajectory).__name__}; readers must "
+                "yield Trajectory objects"
+            )
+        trajectory.source_path = None  # the name stands for a request, not a file
+    return trajectories

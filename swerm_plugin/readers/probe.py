@@ -135,3 +135,41 @@ def probe(path: str | Path) -> JsonSource:
             path, f"cannot be read: {exc.strerror or exc}", expected="a readable file"
         ) from None
     return JsonSource(path, "document", parse_document(path, data), 1)
+
+
+class ParsedSource(JsonSource):
+    """A :class:`JsonSource` whose records are already parsed (a request body, an in-memory
+    document): ``path`` only names it in error messages, nothing is read from a file."""
+
+    __slots__ = ("_rest",)
+
+    def __init__(self, name: str | Path, records: list[tuple[int, Any]]) -> None:
+        line, first = records[0]
+        super().__init__(Path(name), "lines" if len(records) > 1 else "document", first, line)
+        self._rest = records[1:]
+
+    def records(self) -> Iterator[tuple[int, Any]]:
+        first, self.first = self.first, None
+        rest, self._rest = self._rest, []
+        yield self.first_line, first
+        yield from rest
+
+
+def probe_bytes(data: bytes, name: str | Path) -> ParsedSource:
+    """:func:`probe` for bytes in memory: one JSON document, or JSON Lines (each line parsed,
+    a bad one named by its line). ``name`` stands for the file in error messages."""
+    path = Path(name)
+    _check_text(path, data[:HEAD_BYTES])
+    lines = [(n, raw) for n, raw in enumerate(data.splitlines(), 1) if raw.strip()]
+    if not lines:
+        raise _error(path, "the body holds only whitespace", expected="JSON")
+    if len(lines) > 1:
+        try:
+            loads(lines[0][1].removeprefix(BOM))
+        except orjson.JSONDecodeError:
+            pass  # not one value per line: a pretty-printed document
+        else:
+            return ParsedSource(
+                path, [(n, parse_document(path, raw, first_line=n)) for n, raw in lines]
+            )
+    return ParsedSource(path, [(1, parse_document(path, data))])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +16,14 @@ from swerm_plugin.model import Score
 from swerm_plugin.plugins import get_hooks
 from swerm_plugin.scores import ScoresOutput
 
-from ..conftest import mini_swe_agent_file
-
 SCORE_FIELDS = set(Score.model_fields)
 
 
 @pytest.fixture
-def runs(tmp_path: Path) -> Path:
+def runs(tmp_path: Path, mini_file: Callable[..., Path]) -> Path:
     folder = tmp_path / "run"
     for i, fix in enumerate(["a + b", "b + a", "sum((a, b))"]):
-        mini_swe_agent_file(folder, f"calc__calc-{i}", fix)
+        mini_file(folder, f"calc__calc-{i}", fix)
     return folder
 
 
@@ -84,9 +83,9 @@ def test_without_output_json_lines_go_to_stdout(runs: Path, tiny_model_dir: Path
 
 
 def test_explain_prints_the_prompt_with_markers_and_counts(
-    tmp_path: Path, tiny_model_dir: Path
+    tmp_path: Path, tiny_model_dir: Path, mini_file: Callable[..., Path]
 ) -> None:
-    path = mini_swe_agent_file(
+    path = mini_file(
         tmp_path, "calc__calc-9", "a + b", observation="\n".join(f"line {i}" for i in range(3000))
     )
     result = invoke(

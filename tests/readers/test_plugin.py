@@ -21,6 +21,7 @@ BUILTIN_NAMES = [
     "mini-swe-agent",
     "openhands-v0",
     "openhands-sdk",
+    "swerm",
     "swebench-predictions",
 ]
 
