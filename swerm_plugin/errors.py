@@ -154,3 +154,8 @@ class IntegrationError(SwermError, RuntimeError):
 
 class PlotsUnavailable(SwermError, RuntimeError):
     """matplotlib is not installed."""
+
+
+class JudgeError(SwermError, ValueError):
+    """A judge pool or exemplars file is not usable, or exemplars cannot be chosen as asked;
+    the message names the file and says what to do."""

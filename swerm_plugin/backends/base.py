@@ -14,6 +14,7 @@ from swerm_plugin.config import SwermConfig
 from swerm_plugin.errors import BackendUnavailable
 from swerm_plugin.model import CandidateGroup, Score, ScoreKind
 from swerm_plugin.prompts.prompt import Prompt
+from swerm_plugin.prompts.templates import PromptTemplate
 
 __all__ = ["BackendUnavailable", "GroupScorer", "RewardBackend"]
 
@@ -55,6 +56,11 @@ class RewardBackend(ABC):
     async def ascore_batch(self, prompts: Sequence[Prompt]) -> list[Score]:
         """Async variant; the default runs :meth:`score_batch` in a worker thread."""
         return await asyncio.to_thread(self.score_batch, prompts)
+
+    def prompt_template(self) -> PromptTemplate | None:
+        """The template of a backend that lays out its own prompts (the judge: its instructions
+        and chosen exemplars); ``None``, the default, renders with the configured template."""
+        return None
 
     def discover_context_length(self) -> int | None:
         """Ask the model's host for its context length (remote backends do I/O here, once);
