@@ -110,6 +110,7 @@ async def augment_one(
         seen.add(exemplar.id)
         outcome.exemplars.append(exemplar)
         outcome.stats.kept += 1
+    outcome.exemplars.sort(key=lambda e: e.id)  # a pool's order never depends on reply timing
     return outcome
 
 

@@ -155,12 +155,14 @@ class JudgeCalls:
             request["custom_llm_provider"] = self.provider
         if logprobs:
             request.update(logprobs=True, top_logprobs=self.config.remote.top_logprobs)
-        if messages and messages[-1]["role"] == "assistant" and self._vllm_prefill():
-            request["extra_body"] = {"continue_final_message": True, "add_generation_prompt": False}
+        if not self.hosted and self.config.remote.vllm_extensions:
+            # vLLM: name special tokens in the log-probs (a verdict may be one, e.g. <YES>),
+            # and continue a pre-filled answer instead of starting a new turn.
+            extra: dict[str, Any] = {"skip_special_tokens": False}
+            if messages and messages[-1]["role"] == "assistant":
+                extra.update(continue_final_message=True, add_generation_prompt=False)
+            request["extra_body"] = extra
         return request
-
-    def _vllm_prefill(self) -> bool:
-        return not self.hosted and self.config.remote.vllm_extensions
 
     async def complete(self, request: dict[str, Any], *, what: str = "judge completion") -> Reply:
         """One call with retries and failover; the reply's text, log-probs and usage.

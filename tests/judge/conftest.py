@@ -12,7 +12,7 @@ from swerm_plugin.config import RemoteConfig, SwermConfig
 from swerm_plugin.judge.settings import JudgeConfig
 from swerm_plugin.model import Step, Trajectory
 
-from .scripted_server import ScriptedServer, Script
+from .scripted_server import Script, ScriptedServer
 
 #: Fast retries, so that fault tests take milliseconds.
 FAST: dict[str, Any] = {"backoff_s": 0.01, "backoff_max_s": 0.05, "timeout_s": 10.0}
@@ -44,15 +44,14 @@ def judge_config(url: str, *, model: str = "scripted-judge", **judge: Any) -> Sw
 
 def task(iid: str, *, observation: str = "tests pass", patch: str | None = None) -> Trajectory:
     """A small trajectory whose issue names its task (``Task <iid>:``), as the scripts read it."""
+    fix = Step(
+        role="assistant", thought="Fix it.", action="sed -i s/x/y/ p.py", observation=observation
+    )
     return Trajectory(
         instance_id=iid,
         source="test/1",
         problem_statement=f"Task {iid}: the parser fails on empty input.",
-        steps=[
-            Step(role="assistant", thought="Look at the parser.", action="cat parser.py"),
-            Step(role="assistant", thought="Fix it.", action="sed -i s/x/y/ parser.py",
-                 observation=observation),
-        ],  # fmt: skip
-        patch=patch if patch is not None else f"diff --git a/p.py b/p.py\n+    return None  # {iid}\n",
+        steps=[Step(role="assistant", thought="Look at the parser.", action="cat p.py"), fix],
+        patch=f"diff --git a/p.py b/p.py\n+    return None  # {iid}\n" if patch is None else patch,
         exit_status="submitted",
     )

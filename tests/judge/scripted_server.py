@@ -177,7 +177,9 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             state.requests.append(body)
         if body.get("model") != state.model:
-            self._send(404, {"error": {"message": f"The model `{body.get('model')}` does not exist."}})
+            self._send(
+                404, {"error": {"message": f"The model `{body.get('model')}` does not exist."}}
+            )
             return
         answer = state.script(body)
         if answer.raw is not None:
