@@ -1,5 +1,6 @@
-"""Fixtures of the judge's tests: scripted OpenAI-compatible servers on 127.0.0.1 (see
-``scripted_server.py``: no model that writes rationales runs here) and judge configurations."""
+"""Fixtures of the judge's tests: scripted OpenAI-compatible servers on 127.0.0.1
+(:mod:`swerm_plugin.testing.judge_server`: no model that writes rationales runs here) and judge
+configurations."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ import pytest
 from swerm_plugin.config import RemoteConfig, SwermConfig
 from swerm_plugin.judge.settings import JudgeConfig
 from swerm_plugin.model import Step, Trajectory
-
-from .scripted_server import Script, ScriptedServer
+from swerm_plugin.testing.judge_server import Script, ScriptedServer
 
 #: Fast retries, so that fault tests take milliseconds.
 FAST: dict[str, Any] = {"backoff_s": 0.01, "backoff_max_s": 0.05, "timeout_s": 10.0}

@@ -2,9 +2,10 @@
 (augment, prune) → ``swerm judge select`` → ``swerm score`` with the chosen exemplars.
 
 No model that writes rationales runs here, so a scripted OpenAI-compatible server on 127.0.0.1
-plays the model (``scripted_server.py``): its rationale chains and verdicts are prepared below,
-and how well it judges depends on which exemplars its prompt shows, so the best exemplars are
-known. The runs are SWE-agent 1.x folders with their harness resolved-lists, as users have them.
+plays the model (:mod:`swerm_plugin.testing.judge_server`): its rationale chains and verdicts
+are prepared below, and how well it judges depends on which exemplars its prompt shows, so the
+best exemplars are known. The runs are SWE-agent 1.x folders with their harness resolved-lists,
+as users have them.
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ import pytest
 from swerm_plugin.jsonl import iter_jsonl
 from swerm_plugin.judge.exemplars import read_exemplars, read_pool
 from swerm_plugin.testing import run_cli
+from swerm_plugin.testing.judge_server import Answer, ScriptedServer
 from swerm_plugin.testing.runs import Attempt, write_sweagent_run
-
-from .scripted_server import Answer, ScriptedServer
 
 POOL_TASKS = {f"pool-{i}": i % 2 == 0 for i in range(6)}
 DEV_TASKS = {f"dev-{i}": i % 3 != 0 for i in range(8)}

@@ -1,6 +1,7 @@
 """The ``judge`` backend end to end through litellm and real HTTP, against scripted
-OpenAI-compatible servers on 127.0.0.1 (``scripted_server.py``): no model that writes
-rationales runs here, so the server answers with prepared rationales and verdict log-probs."""
+OpenAI-compatible servers on 127.0.0.1 (:mod:`swerm_plugin.testing.judge_server`): no model that
+writes rationales runs here, so the server answers with prepared rationales and verdict
+log-probs."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from swerm_plugin.judge.backend import JudgeBackend
 from swerm_plugin.judge.verdicts import VERDICT_LABEL
 from swerm_plugin.model import Score
 from swerm_plugin.prompts.sanitize import ZERO_WIDTH_SPACE
+from swerm_plugin.testing.judge_server import Answer, ScriptedServer
 from swerm_plugin.verifier import Verifier
 
 from .conftest import judge_config, task
-from .scripted_server import Answer, ScriptedServer
 
 Start = Callable[..., ScriptedServer]
 

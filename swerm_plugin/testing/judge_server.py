@@ -1,11 +1,16 @@
-"""A scripted OpenAI-compatible chat server on 127.0.0.1, for the judge's tests.
+"""A scripted OpenAI-compatible chat server on 127.0.0.1: a stand-in for an API model when
+testing the ``judge`` backend, or a plugin built on it, without one.
 
-No model that writes rationales runs on this machine, so this small server stands in for one:
-it answers ``POST /v1/chat/completions`` with replies a test prepares (a :data:`Script` maps each
+It answers ``POST /v1/chat/completions`` with replies a test prepares (a :data:`Script` maps each
 request body to an :class:`Answer`), and, when asked for log-probs, gives every generated token
 its log-prob and the verdict word the top alternatives the answer's ``p_yes`` implies. The HTTP,
 the litellm client, the retries and the parsing on swerm's side are the real ones.
-``GET /v1/models`` lists the model. Every request body is kept (:attr:`ScriptedServer.requests`).
+``GET /v1/models`` lists the model. Every request body is kept
+(:meth:`ScriptedServer.chat_requests`).
+
+    server = ScriptedServer(lambda body: Answer("Looks right.\nVERDICT: YES", p_yes=0.8))
+    ...  # remote.endpoints = [server.url], judge.model = "scripted-judge"
+    server.stop()
 """
 
 from __future__ import annotations
