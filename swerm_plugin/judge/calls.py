@@ -120,15 +120,7 @@ class JudgeCalls:
         self.hosted = not remote.endpoints
         # A provider's own API has no URL of ours: one pseudo-endpoint names it in messages.
         urls = remote.endpoints or [f"litellm:{self.provider}"]
-        self.client = RemoteClient(
-            urls,
-            api_key=remote.api_key,
-            timeout_s=remote.timeout_s,
-            concurrency=remote.concurrency,
-            max_retries=remote.max_retries,
-            backoff_s=remote.backoff_s,
-            backoff_max_s=remote.backoff_max_s,
-        )
+        self.client = RemoteClient.from_config(remote, endpoints=urls)
 
     def request(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -108,6 +108,9 @@ class ExemplarsFile(_Record):
     stop_reason: str = ""
 
 
+_Document = TypeVar("_Document", "Pool", "ExemplarsFile")
+
+
 def _read(path: Path, expected: str, what: str) -> dict[str, Any]:
     try:
         data = orjson.loads(path.read_bytes())
@@ -129,30 +132,24 @@ def _read(path: Path, expected: str, what: str) -> dict[str, Any]:
     return data
 
 
-def _invalid(path: Path, exc: ValidationError) -> JudgeError:
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    return JudgeError(f"{path}, field '{where}': {first['msg']}")
-
-
 def read_pool(path: str | Path) -> Pool:
     """The pool in ``path``. :raises JudgeError: naming the file and field."""
-    source = Path(path)
-    data = _read(source, POOL_FORMAT, "judge pool")
-    try:
-        return Pool.model_validate(data)
-    except ValidationError as exc:
-        raise _invalid(source, exc) from None
+    return _load(Path(path), Pool, POOL_FORMAT, "judge pool")
 
 
 def read_exemplars(path: str | Path) -> ExemplarsFile:
     """The exemplars file in ``path``. :raises JudgeError: naming the file and field."""
-    source = Path(path)
-    data = _read(source, EXEMPLARS_FORMAT, "judge exemplars")
+    return _load(Path(path), ExemplarsFile, EXEMPLARS_FORMAT, "judge exemplars")
+
+
+def _load(path: Path, model: type[_Document], expected: str, what: str) -> _Document:
+    data = _read(path, expected, what)
     try:
-        return ExemplarsFile.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        raise _invalid(source, exc) from None
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise JudgeError(f"{path}, field '{where}': {first['msg']}") from None
 
 
 def write_document(path: str | Path, document: Pool | ExemplarsFile) -> None:

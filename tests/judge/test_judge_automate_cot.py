@@ -193,6 +193,7 @@ def test_judge_end_to_end_pool_prune_select_judge(world: dict[str, Any]) -> None
     run, _ = world["runs"]["dev"]
     result = run_cli("score", run, "-o", "scores.jsonl")
     assert result.exit_code == 0, result.output
+    assert f"the verifier's calls for {len(DEV_TASKS)} cost no price known" in result.stderr
     records = [r for _, r in iter_jsonl(world["dir"] / "scores.jsonl", torn_tail="error")]
     assert len(records) == len(DEV_TASKS)
     versions = {r["template_version"] for r in records}
