@@ -210,8 +210,8 @@ def select_command(
     """Select: choose the exemplars of the pool that judge the labelled dev RUNS best
     (variance-reduced policy gradient over the exemplar slots)."""
     from swerm_plugin.judge.backend import JudgeBackend
-    from swerm_plugin.judge.exemplars import read_exemplars, write_document
-    from swerm_plugin.judge.tune import SelectOptions, select_exemplars
+    from swerm_plugin.judge.exemplars import SelectCheckpoint, read_exemplars, write_document
+    from swerm_plugin.judge.tune import SelectOptions, search_key, select_exemplars
     from swerm_plugin.verifier import Verifier
 
     options = SelectOptions(**search)
@@ -223,11 +223,23 @@ def select_command(
     config = _judge_config(model)
     with contextlib.closing(JudgeBackend(config)) as backend:
         budget = Verifier(config, backend=backend).budget
+        saved = SelectCheckpoint(output, search_key(backend, ref, dev, options))
+        resume = saved.load()
+        if resume is not None:
+            say(f"resuming the search saved in {saved.path} after {len(resume['steps'])} steps")
         with progress_bar("selecting", options.max_steps) as advance:
+            advance(len(resume["steps"]) if resume else 0)
+
+            def checkpoint(state: dict[str, Any]) -> None:
+                saved.save(state)
+                advance(1)
+
             document = select_exemplars(
-                backend, pool, ref, dev, options, budget=budget, advance=lambda _: advance(1)
-            )
+                backend, pool, ref, dev, options, budget=budget, resume=resume,
+                checkpoint=checkpoint,
+            )  # fmt: skip
     write_document(output, document)
+    saved.clear()
     _say_selection(document, output)
     if as_json:
         print_json(_selection_json(document, output, problems))

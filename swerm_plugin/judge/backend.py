@@ -104,17 +104,35 @@ class JudgeBackend(RewardBackend):
         self._loop = LoopThread("swerm-judge")
         #: Whether the provider returns log-probs; learned from the first reply.
         self.gives_logprobs: bool | None = None
+        self._context_asked = False
 
     def prompt_template(self) -> JudgeTemplate:
         return self.template
 
     def discover_context_length(self) -> int | None:
-        """The model's input limit from litellm's model card, less the answer's tokens."""
-        if self.context_length is None:
+        """The model's input limit, less the answer's tokens: from litellm's model card, else
+        (a server at ``remote.endpoints``) the ``max_model_len`` vLLM lists in ``/v1/models``."""
+        if self.context_length is None and not self._context_asked:
+            self._context_asked = True
             limit = self.calls.model_info.get("max_input_tokens")
+            if not isinstance(limit, int) and not self.calls.hosted:
+                limit = self.run(self._served_length)
             if isinstance(limit, int) and limit > self.settings.max_rationale_tokens:
                 self.context_length = limit - self.settings.max_rationale_tokens
         return self.context_length
+
+    async def _served_length(self) -> int | None:
+        try:
+            reply = await self.calls.client.get_json("/v1/models", what="listing served models")
+        except RemoteError:
+            return None
+        cards = reply.get("data") if isinstance(reply, dict) else None
+        for card in cards if isinstance(cards, list) else []:
+            served = {self.model_name, self.model_name.split("/", 1)[-1]}  # openai/NAME: NAME
+            if isinstance(card, dict) and card.get("id") in served:
+                length = card.get("max_model_len")
+                return length if isinstance(length, int) else None
+        return None
 
     # --- scoring ---
 

@@ -159,3 +159,41 @@ def write_document(path: str | Path, document: Pool | ExemplarsFile) -> None:
 
 def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+CHECKPOINT_FORMAT = "swerm-judge-select-checkpoint"
+
+
+class SelectCheckpoint:
+    """The state of a running ``swerm judge select``, saved after every step beside its output
+    (``.<output>.partial``): a rerun of the same search resumes from it; the finished search
+    removes it.
+
+    :param key: what makes two searches the same one (model, pool, dev set, settings).
+    """
+
+    def __init__(self, output: str | Path, key: dict[str, Any]) -> None:
+        output = Path(output)
+        self.path = output.with_name(f".{output.name}.partial")
+        self.key = orjson.loads(orjson.dumps(key))  # as it reads back from the file
+
+    def load(self) -> dict[str, Any] | None:
+        """The saved state of this same search, or ``None`` (none saved, or another search's:
+        that one is then replaced as this one goes on)."""
+        try:
+            data = orjson.loads(self.path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return None
+        if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+            return None
+        if data.get("version") != FILE_VERSION or data.get("key") != self.key:
+            return None
+        state = data.get("state")
+        return state if isinstance(state, dict) else None
+
+    def save(self, state: dict[str, Any]) -> None:
+        document = {"format": CHECKPOINT_FORMAT, "version": FILE_VERSION, "key": self.key}
+        atomic_write_json(self.path, {**document, "state": state})
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)

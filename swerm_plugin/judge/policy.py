@@ -180,3 +180,35 @@ class ExemplarSearch:
 
     def choice(self) -> list[int]:
         return final_choice(self.probs)
+
+    def state(self) -> dict[str, Any]:
+        """Everything a later process needs to go on exactly where this one is (JSON-safe)."""
+        return {
+            "probs": self.probs.tolist(),
+            "adam": {"m": self.optimizer.m.tolist(), "v": self.optimizer.v.tolist()},
+            "adam_t": self.optimizer.t,
+            "rng": rng_state(self.rng),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        probs = np.asarray(state["probs"], dtype=float)
+        if probs.shape != self.probs.shape:
+            raise ValueError(f"a saved search of shape {probs.shape}, not {self.probs.shape}")
+        self.probs = probs
+        self.optimizer.m = np.asarray(state["adam"]["m"], dtype=float)
+        self.optimizer.v = np.asarray(state["adam"]["v"], dtype=float)
+        self.optimizer.t = int(state["adam_t"])
+        set_rng_state(self.rng, state["rng"])
+
+
+def rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    """A generator's state with its 128-bit integers as text (JSON cannot hold them)."""
+    state = dict(rng.bit_generator.state)
+    state["state"] = {k: str(v) for k, v in state["state"].items()}
+    return state
+
+
+def set_rng_state(rng: np.random.Generator, saved: dict[str, Any]) -> None:
+    state = dict(saved)
+    state["state"] = {k: int(v) for k, v in saved["state"].items()}
+    rng.bit_generator.state = state

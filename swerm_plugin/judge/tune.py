@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -25,7 +25,7 @@ from swerm_plugin.errors import JudgeError, SwermError
 from swerm_plugin.judge.backend import JudgeBackend, Judgement
 from swerm_plugin.judge.calls import Usage
 from swerm_plugin.judge.exemplars import Exemplar, ExemplarsFile, Pool, PoolRef
-from swerm_plugin.judge.policy import ExemplarSearch, distinct
+from swerm_plugin.judge.policy import ExemplarSearch, distinct, rng_state, set_rng_state
 from swerm_plugin.judge.template import judge_template
 from swerm_plugin.model import Trajectory
 from swerm_plugin.prompts.render import render_prompt
@@ -130,20 +130,55 @@ async def _judge_many(
     return list(await asyncio.gather(*(one(m) for m in prompts)))
 
 
-def _batches(n: int, size: int, seed: int) -> Callable[[], list[int]]:
+class DevBatches:
     """Successive dev batches: a shuffled order, reshuffled when used up."""
-    rng = np.random.default_rng(seed)
-    order: list[int] = []
 
-    def take() -> list[int]:
+    def __init__(self, n: int, size: int, seed: int) -> None:
+        self.n, self.size = n, min(size, n)
+        self.rng = np.random.default_rng(seed)
+        self.order: list[int] = []
+
+    def take(self) -> list[int]:
         out: list[int] = []
-        while len(out) < min(size, n):
-            if not order:
-                order.extend(int(i) for i in rng.permutation(n))
-            out.append(order.pop())
+        while len(out) < self.size:
+            if not self.order:
+                self.order.extend(int(i) for i in self.rng.permutation(self.n))
+            out.append(self.order.pop())
         return out
 
-    return take
+    def state(self) -> dict[str, Any]:
+        return {"order": list(self.order), "rng": rng_state(self.rng)}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.order = [int(i) for i in state["order"]]
+        set_rng_state(self.rng, state["rng"])
+
+
+@dataclass
+class SearchRun:
+    """A search in progress: what a checkpoint holds, what a resumed run starts from."""
+
+    search: ExemplarSearch
+    batches: DevBatches
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    spent: Usage = field(default_factory=Usage)
+    last: Usage | None = None
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "search": self.search.state(),
+            "batches": self.batches.state(),
+            "steps": self.steps,
+            "spent": self.spent.as_dict(),
+            "last": None if self.last is None else self.last.as_dict(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.search.restore(state["search"])
+        self.batches.restore(state["batches"])
+        self.steps = list(state["steps"])
+        self.spent = Usage(**state["spent"])
+        self.last = None if state["last"] is None else Usage(**state["last"])
 
 
 def _over_budget(options: SelectOptions, spent: Usage, last: Usage) -> str | None:
@@ -176,15 +211,19 @@ def search_exemplars(
     options: SelectOptions,
     *,
     budget: int | None,
-    advance: Callable[[dict[str, Any]], None] | None = None,
-) -> tuple[ExemplarSearch, list[dict[str, Any]], Usage, str]:
-    """Run the search; returns it, the per-step records, the usage and why it stopped."""
-    search = ExemplarSearch(
-        len(pool.exemplars), options.k, samples=options.samples, lr=options.lr, seed=options.seed
-    )
+    resume: dict[str, Any] | None = None,
+    checkpoint: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[SearchRun, str]:
+    """Run the search (from ``resume``, a saved :meth:`SearchRun.state`, when given), handing
+    ``checkpoint`` the state after every step; returns the run and why it stopped."""
+    run = SearchRun(
+        ExemplarSearch(len(pool.exemplars), options.k, samples=options.samples, lr=options.lr,
+                       seed=options.seed),
+        DevBatches(len(dev), options.batch, options.seed + 1),
+    )  # fmt: skip
+    if resume is not None:
+        run.restore(resume)
     judge = DevJudge(backend, pool.exemplars, budget)
-    take = _batches(len(dev), options.batch, options.seed + 1)
-    spent, steps = Usage(), []
     first = first_step_calls(backend, options, len(dev))
     if options.budget_calls is not None and first > options.budget_calls:
         raise JudgeError(
@@ -192,32 +231,30 @@ def search_exemplars(
             f"{options.budget_calls}",
             hint="raise --budget-calls, or lower --samples or --batch",
         )
-    stop, last = "max_steps", None
-    for number in range(options.max_steps):
-        if last is not None and (reason := _over_budget(options, spent, last)) is not None:
-            stop = reason
-            break
-        batch = [dev[i] for i in take()]
-        prompts = search.sample()
+    while len(run.steps) < options.max_steps:
+        if run.last is not None and (reason := _over_budget(options, run.spent, run.last)):
+            return run, reason
+        batch = [dev[i] for i in run.batches.take()]
+        prompts = run.search.sample()
         evaluations = judge.evaluate(prompts, batch, options.loss)
         losses = [e.loss for e in evaluations]
-        search.update(prompts, losses)
-        last = Usage.total([e.usage for e in evaluations])
-        spent.add(last)
-        steps.append(_step_record(number, losses, evaluations, last, search, pool))
-        if advance is not None:
-            advance(steps[-1])
-    return search, steps, spent, stop
+        run.search.update(prompts, losses)
+        run.last = Usage.total([e.usage for e in evaluations])
+        run.spent.add(run.last)
+        run.steps.append(_step_record(len(run.steps), losses, evaluations, run, pool))
+        if checkpoint is not None:
+            checkpoint(run.state())
+    return run, "max_steps"
 
 
 def _step_record(
     number: int,
     losses: Sequence[float],
     evaluations: Sequence[Evaluation],
-    usage: Usage,
-    search: ExemplarSearch,
+    run: SearchRun,
     pool: Pool,
 ) -> dict[str, Any]:
+    usage = run.last or Usage()
     return {
         "step": number,
         "mean_loss": float(np.mean(losses)),
@@ -226,7 +263,7 @@ def _step_record(
         "accuracy": float(np.mean([e.accuracy for e in evaluations])),
         "failed": sum(e.failed for e in evaluations),
         **usage.as_dict(),
-        "current": [pool.exemplars[i].id for i in search.choice()],
+        "current": [pool.exemplars[i].id for i in run.search.choice()],
     }
 
 
@@ -238,7 +275,8 @@ def select_exemplars(
     options: SelectOptions,
     *,
     budget: int | None,
-    advance: Callable[[dict[str, Any]], None] | None = None,
+    resume: dict[str, Any] | None = None,
+    checkpoint: Callable[[dict[str, Any]], None] | None = None,
 ) -> ExemplarsFile:
     """Choose ``options.k`` exemplars of ``pool`` on the labelled ``dev`` trajectories."""
     if not dev:
@@ -248,10 +286,11 @@ def select_exemplars(
             f"the pool has {len(pool.exemplars)} exemplars, fewer than k = {options.k}",
             hint="lower --k, or grow the pool (more labelled trajectories or --chains)",
         )
-    search, steps, usage, stop = search_exemplars(
-        backend, pool, dev, options, budget=budget, advance=advance
+    run, stop = search_exemplars(
+        backend, pool, dev, options, budget=budget, resume=resume, checkpoint=checkpoint
     )
-    chosen = [pool.exemplars[i] for i in search.choice()]
+    usage = Usage().add(run.spent)
+    chosen = [pool.exemplars[i] for i in run.search.choice()]
     final = None
     if options.final_eval:
         judge = DevJudge(backend, chosen, budget)
@@ -270,9 +309,27 @@ def select_exemplars(
         pool=pool_ref,
         chosen=chosen,
         selection={**asdict(options), "dev": [t.content_hash() for t in dev]},
-        steps=steps,
+        steps=run.steps,
         final=final,
         usage=usage.as_dict(),
-        probabilities=[[round(float(p), 6) for p in row] for row in search.probs],
+        probabilities=[[round(float(p), 6) for p in row] for row in run.search.probs],
         stop_reason=stop,
     )
+
+
+def search_key(
+    backend: JudgeBackend, pool: PoolRef, dev: Sequence[Trajectory], options: SelectOptions
+) -> dict[str, Any]:
+    """What makes two searches the same one, so that the second may resume the first: not the
+    stopping rules (steps, budgets), which a resumed run may change."""
+    searched = {k: v for k, v in asdict(options).items() if k in _SEARCH_FIELDS}
+    return {
+        "model": backend.model_name,
+        "settings": backend.settings.model_dump(mode="json", exclude={"exemplars"}),
+        "pool": pool.sha256,
+        "dev": [t.content_hash() for t in dev],
+        "search": searched,
+    }
+
+
+_SEARCH_FIELDS = frozenset({"k", "samples", "lr", "batch", "loss", "seed"})

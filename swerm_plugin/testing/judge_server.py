@@ -5,8 +5,8 @@ It answers ``POST /v1/chat/completions`` with replies a test prepares (a :data:`
 request body to an :class:`Answer`), and, when asked for log-probs, gives every generated token
 its log-prob and the verdict word the top alternatives the answer's ``p_yes`` implies. The HTTP,
 the litellm client, the retries and the parsing on swerm's side are the real ones.
-``GET /v1/models`` lists the model. Every request body is kept
-(:meth:`ScriptedServer.chat_requests`).
+``GET /v1/models`` lists the model (with vLLM's ``max_model_len`` when given). Every request
+body is kept (:meth:`ScriptedServer.chat_requests`).
 
     server = ScriptedServer(lambda body: Answer("Looks right.\nVERDICT: YES", p_yes=0.8))
     ...  # remote.endpoints = [server.url], judge.model = "scripted-judge"
@@ -65,8 +65,10 @@ class ScriptedServer:
         logprobs: bool = True,
         verdicts: tuple[str, str] = ("YES", "NO"),
         usage: bool = True,
+        max_model_len: int | None = None,
     ) -> None:
         self.script = script
+        self.max_model_len = max_model_len
         self.model = model
         self.logprobs = logprobs
         self.verdicts = verdicts
@@ -168,7 +170,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         state = self.server_state
         if self.path.rstrip("/") == "/v1/models":
-            self._send(200, {"object": "list", "data": [{"id": state.model, "object": "model"}]})
+            card: dict[str, Any] = {"id": state.model, "object": "model"}
+            if state.max_model_len is not None:
+                card["max_model_len"] = state.max_model_len
+            self._send(200, {"object": "list", "data": [card]})
         else:
             self._send(404, {"error": {"message": f"no route {self.path}"}})
 

@@ -208,3 +208,49 @@ def test_judge_end_to_end_pool_prune_select_judge(world: dict[str, Any]) -> None
         user = request["messages"][1]["content"]
         assert [f"=== EXAMPLE {n} ===" in user for n in (1, 2, 3)] == [True, True, False]
         assert all(exemplar.rationale in user for exemplar in chosen)
+
+
+class Interrupted(Exception):
+    """Stands for Ctrl-C in the middle of a search."""
+
+
+def test_judge_select_resumes_an_interrupted_search(world: dict[str, Any]) -> None:
+    from swerm_plugin.cli.judge import _dev_set, _read_pool, labelled
+    from swerm_plugin.cli.options import Problems
+    from swerm_plugin.config import load_config
+    from swerm_plugin.judge.backend import JudgeBackend
+    from swerm_plugin.judge.exemplars import SelectCheckpoint
+    from swerm_plugin.judge.tune import SelectOptions, search_key, select_exemplars
+
+    assert make_pool(world).exit_code == 0
+    args = ("--k", 2, "--samples", 4, "--batch", 4, "--lr", 0.05, "--max-steps", 4, "--seed", 3)
+    assert select(world, *args, "--no-final-eval").exit_code == 0
+    whole = read_exemplars(world["dir"] / "exemplars.json")
+    (world["dir"] / "exemplars.json").unlink()
+    # The same search, stopped after its second step, as Ctrl-C would stop it.
+    options = SelectOptions(k=2, samples=4, batch=4, lr=0.05, max_steps=4, seed=3, final_eval=False)
+    pool, ref = _read_pool(Path("pool.json"))
+    run, labels = world["runs"]["dev"]
+    dev = _dev_set(labelled([run], [labels], Problems()), pool, Problems())
+    backend = JudgeBackend(load_config())
+    saved = SelectCheckpoint(Path("exemplars.json"), search_key(backend, ref, dev, options))
+
+    def checkpoint(state: dict[str, Any]) -> None:
+        saved.save(state)
+        if len(state["steps"]) == 2:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        select_exemplars(backend, pool, ref, dev, options, budget=None, checkpoint=checkpoint)
+    backend.close()
+    assert saved.path.exists()
+    before = len(world["server"].chat_requests())
+    resumed = select(world, *args, "--no-final-eval")
+    assert resumed.exit_code == 0, resumed.output
+    assert f"resuming the search saved in {saved.path.name}" in resumed.stderr.replace("\n", "")
+    assert len(world["server"].chat_requests()) - before == 2 * 16, "only the last two steps"
+    document = read_exemplars(world["dir"] / "exemplars.json")
+    assert document.steps == whole.steps
+    assert [e.id for e in document.chosen] == [e.id for e in whole.chosen]
+    assert document.usage == whole.usage and document.probabilities == whole.probabilities
+    assert not saved.path.exists(), "a finished search leaves no checkpoint"

@@ -18,7 +18,7 @@ from swerm_plugin.judge.verdicts import VERDICT_LABEL
 from swerm_plugin.model import Score
 from swerm_plugin.prompts.sanitize import ZERO_WIDTH_SPACE
 from swerm_plugin.testing.judge_server import Answer, ScriptedServer
-from swerm_plugin.verifier import Verifier
+from swerm_plugin.verifier import CONTEXT_MARGIN, Verifier
 
 from .conftest import judge_config, task
 
@@ -241,3 +241,13 @@ def test_judge_reports_the_models_context_from_litellm(scripted: Start) -> None:
     finally:
         backend.close()
     assert math.isfinite(limit)
+
+
+def test_judge_asks_a_served_model_for_its_context(scripted: Start) -> None:
+    server = scripted(always("VERDICT: YES", p_yes=0.5), max_model_len=8192)
+    config = judge_config(server.url, model="openai/scripted-judge", max_rationale_tokens=200)
+    with Verifier(config) as verifier:
+        assert verifier.backend.discover_context_length() == 8192 - 200
+        assert verifier.budget == 8192 - 200 - CONTEXT_MARGIN
+        (score,) = verifier.score([task("acme-1")])
+    assert score.raw == pytest.approx(0.5) and score.model == "openai/scripted-judge"

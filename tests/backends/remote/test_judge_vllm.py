@@ -83,6 +83,8 @@ def test_judge_rationale_without_a_verdict_line_is_an_error_on_vllm(
 ) -> None:
     config = judge_on(vllm_server, max_rationale_tokens=12)
     with Verifier(config) as verifier:
+        # The served context, from vLLM's /v1/models, less the answer's tokens.
+        assert verifier.backend.discover_context_length() == 4096 - 12
         scores = verifier.score(trajectories[:2])
     for score in scores:
         assert score.raw is None and score.calibrated is None
