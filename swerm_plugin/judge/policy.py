@@ -133,16 +133,24 @@ class ExemplarSearch:
 
     :param k: exemplar slots (at most the pool size).
     :param samples: prompts sampled per step (``I``, at least 2).
+    :param baseline: subtract the batch mean (Automate-CoT); off only to measure what it gives.
     """
 
     def __init__(
-        self, pool_size: int, k: int, *, samples: int = 10, lr: float = 1e-3, seed: int = 0
+        self,
+        pool_size: int,
+        k: int,
+        *,
+        samples: int = 10,
+        lr: float = 1e-3,
+        seed: int = 0,
+        baseline: bool = True,
     ) -> None:
         if not 1 <= k <= pool_size:
             raise ValueError(f"k must be between 1 and the pool size {pool_size}, got {k}")
         if samples < 2:
             raise ValueError(f"samples per step must be at least 2, got {samples}")
-        self.k, self.samples = k, samples
+        self.k, self.samples, self.baseline = k, samples, baseline
         self.probs = np.full((k, pool_size), 1.0 / pool_size)
         self.optimizer = Adam(self.probs.shape, lr)
         self.rng = np.random.default_rng(seed)
@@ -156,8 +164,9 @@ class ExemplarSearch:
         ]
 
     def update(self, prompts: list[list[int]], losses: Sequence[float]) -> np.ndarray:
-        """One policy-gradient step with the batch-mean baseline; returns the gradient."""
-        grad = score_function_gradient(self.probs, prompts, losses, baseline=True)
+        """One policy-gradient step (with the batch-mean baseline unless the search was made
+        without, for comparison); returns the gradient."""
+        grad = score_function_gradient(self.probs, prompts, losses, baseline=self.baseline)
         stepped = self.optimizer.step(self.probs, grad)
         self.probs = np.stack([project_to_simplex(row) for row in stepped])
         return grad
