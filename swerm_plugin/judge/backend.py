@@ -180,10 +180,12 @@ class JudgeBackend(RewardBackend):
                 )
             self.gives_logprobs = False
             log.info("judge: %s returns no log-probs; sampling verdicts", self.model_name)
-        replies = await asyncio.gather(
-            *(self._ask(messages, usage, logprobs=False) for _ in range(self.settings.n_samples))
-        )
-        answers = [self.verdict_of(reply.text) for reply in replies]
+        asked = [self._ask(messages, usage, logprobs=False) for _ in range(self.settings.n_samples)]
+        replies = await asyncio.gather(*asked, return_exceptions=True)  # all done: usage complete
+        failed = [r for r in replies if isinstance(r, BaseException)]
+        if failed:
+            raise failed[0]
+        answers = [self.verdict_of(reply.text) for reply in replies if isinstance(reply, Reply)]
         return Judgement(share_of_yes(answers), approximate=True, n_samples=len(answers))
 
     @property
