@@ -254,3 +254,31 @@ def test_judge_select_resumes_an_interrupted_search(world: dict[str, Any]) -> No
     assert [e.id for e in document.chosen] == [e.id for e in whole.chosen]
     assert document.usage == whole.usage and document.probabilities == whole.probabilities
     assert not saved.path.exists(), "a finished search leaves no checkpoint"
+
+
+def test_judge_select_stops_on_a_token_budget(world: dict[str, Any]) -> None:
+    assert make_pool(world).exit_code == 0
+    args = ("--k", 2, "--samples", 4, "--batch", 4, "--seed", 3, "--no-final-eval")
+    assert select(world, *args, "--max-steps", 1).exit_code == 0
+    step = read_exemplars(world["dir"] / "exemplars.json").steps[0]
+    per_step = step["prompt_tokens"] + step["completion_tokens"]
+    # A second step would take about as many tokens as the first: more than 1.5 steps' worth.
+    result = select(world, *args, "--budget-tokens", int(per_step * 1.5))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["stop_reason"] == "budget_tokens" and len(report["steps"]) == 1
+    assert report["usage"]["prompt_tokens"] + report["usage"]["completion_tokens"] == per_step
+
+
+def test_judge_select_cannot_keep_a_token_budget_without_usage() -> None:
+    from swerm_plugin.errors import JudgeError
+    from swerm_plugin.judge.calls import Usage
+    from swerm_plugin.judge.tune import SelectOptions, _over_budget
+
+    options = SelectOptions(budget_tokens=1000)
+    assert _over_budget(options, Usage(1, 300, 100, None), Usage(1, 300, 100, None)) is None
+    assert _over_budget(options, Usage(2, 600, 200, None), Usage(1, 300, 100, None)) == (
+        "budget_tokens"
+    )
+    with pytest.raises(JudgeError, match="report no token usage"):
+        _over_budget(options, Usage(1, None, None, None), Usage(1, None, None, None))
