@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from swerm_plugin.errors import ConfigError
+from swerm_plugin.judge.settings import JudgeConfig
 
 ENV_PREFIX = "SWERM_"
 # Variables that steer swerm itself rather than set a config key.
@@ -177,6 +178,7 @@ class SwermConfig(_Section):
     )
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     remote: RemoteConfig = Field(default_factory=RemoteConfig)
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
     _env_names: dict[str, str] = PrivateAttr(default_factory=dict)

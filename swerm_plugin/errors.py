@@ -163,3 +163,8 @@ class ScaleError(SwermError, RuntimeError):
 
 class ServeError(SwermError, RuntimeError):
     """``swerm serve`` cannot start as asked (the address is taken, a setting is wrong)."""
+
+
+class JudgeError(SwermError, ValueError):
+    """A judge pool or exemplars file is not usable, or exemplars cannot be chosen as asked;
+    the message names the file and says what to do."""

@@ -113,6 +113,14 @@ class Score(_Model):
         default=False, description="sent as text with agent markup neutralised, not as ids"
     )
     latency_s: float | None = None
+    n_samples: int | None = Field(
+        default=None, description="raw is the YES share of this many sampled verdicts"
+    )
+    prompt_tokens: int | None = Field(default=None, description="billed by an API model")
+    completion_tokens: int | None = Field(default=None, description="billed by an API model")
+    cost_usd: float | None = Field(
+        default=None, description="of the verifier's calls; None when unpriced or local"
+    )
     error: str | None = None
 
     @property

@@ -224,6 +224,17 @@ class ScoreRun:
     failed_before: int = 0
     duplicates: int = 0
     failures: list[tuple[Trajectory, str]] = field(default_factory=list)
+    #: Scores whose verifier calls were billed (an API judge), and what they cost together
+    #: (``None`` once one of them had no price).
+    billed: int = 0
+    cost_usd: float | None = 0.0
+
+    def charge(self, score: Score) -> None:
+        if score.prompt_tokens is None and score.cost_usd is None:
+            return
+        self.billed += 1
+        if self.cost_usd is not None:
+            self.cost_usd = None if score.cost_usd is None else self.cost_usd + score.cost_usd
 
     @property
     def usable(self) -> int:
@@ -261,6 +272,7 @@ def score_into(
         todo.append(trajectory)
     for trajectory, score in verifier.score_iter(todo, chunk_size=chunk_size):
         write(score_record(trajectory, score))
+        run.charge(score)
         if score.ok:
             run.scored += 1
         else:

@@ -114,7 +114,7 @@ class Verifier:
         """The prompt the backend would score for ``trajectory`` (raises on failure)."""
         return self.hooks.render_prompt(
             trajectory,
-            template=self.config.template,
+            template=self.backend.prompt_template() or self.config.template,
             tokenizer=self.backend.tokenizer,
             budget=self.budget,
             markup=self.backend.text_markup,
@@ -233,12 +233,13 @@ class Verifier:
 
     def _render_error(self, message: str) -> Score:
         """The score of a trajectory that never became a prompt."""
+        own = self.backend.prompt_template()
         return Score(
             error=message,
             backend=self.backend.name,
             model=self.backend.model_name or self.config.model or "",
             kind=self.backend.kind,
-            template=self.config.template,
+            template=own.name if own is not None else self.config.template,
         )
 
     # --- lifetime ---

@@ -14,6 +14,7 @@ from swerm_plugin.config import SwermConfig
 from swerm_plugin.errors import BackendUnavailable
 from swerm_plugin.model import CandidateGroup, Score, ScoreKind
 from swerm_plugin.prompts.prompt import Prompt
+from swerm_plugin.prompts.templates import PromptTemplate
 
 __all__ = ["BackendUnavailable", "GroupScorer", "RewardBackend"]
 
@@ -59,6 +60,11 @@ class RewardBackend(ABC):
     def check(self) -> None:  # noqa: B027 - nothing to check for most backends
         """Make sure the backend can score at all (model loadable, server up and serving the
         model), raising what to fix; launchers call it before the first instance starts."""
+
+    def prompt_template(self) -> PromptTemplate | None:
+        """The template of a backend that lays out its own prompts (the judge: its instructions
+        and chosen exemplars); ``None``, the default, renders with the configured template."""
+        return None
 
     def discover_context_length(self) -> int | None:
         """Ask the model's host for its context length (remote backends do I/O here, once);

@@ -1,6 +1,6 @@
 """Registers the built-in scorers: ``transformers`` (local), ``vllm``, ``openai`` and ``classify``
-(remote), ``selector`` (the scorer when no model is configured) and ``consensus`` (plain patch
-voting)."""
+(remote), ``judge`` (an API model as an LLM judge), ``selector`` (the scorer when no model is
+configured) and ``consensus`` (plain patch voting)."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ def swerm_register_backends(
     from swerm_plugin.backends.remote.vllm import VllmBackend
     from swerm_plugin.backends.selector import SelectorScorer
     from swerm_plugin.backends.transformers import TransformersBackend
+    from swerm_plugin.judge.backend import JudgeBackend
 
-    for cls in (TransformersBackend, VllmBackend, OpenAIBackend, ClassifyBackend):
+    for cls in (TransformersBackend, VllmBackend, OpenAIBackend, ClassifyBackend, JudgeBackend):
         register(cls)
     register(SelectorScorer)
     register(ConsensusScorer)

@@ -9,6 +9,7 @@ from swerm_plugin.cli.evaluate import eval_command, report_command
 from swerm_plugin.cli.frameworks import mini_group, sweagent_group
 from swerm_plugin.cli.info import config_group, plugins_command
 from swerm_plugin.cli.inspect import inspect_command
+from swerm_plugin.cli.judge import judge_group
 from swerm_plugin.cli.remote import remote_group
 from swerm_plugin.cli.rerank import rerank_command
 from swerm_plugin.cli.reward import reward_command
@@ -27,6 +28,7 @@ BUILTIN_COMMANDS: tuple[click.Command, ...] = (
     calibrate_command,
     reward_command,
     serve_command,
+    judge_group,
     remote_group,
     mini_group,
     sweagent_group,

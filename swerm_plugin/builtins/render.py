@@ -11,12 +11,13 @@ from swerm_plugin.plugins.hookspecs import hookimpl
 from swerm_plugin.plugins.manager import get_hooks
 from swerm_plugin.prompts.prompt import Prompt
 from swerm_plugin.prompts.render import render_prompt
+from swerm_plugin.prompts.templates import PromptTemplate
 
 
 @hookimpl(trylast=True)
 def swerm_render_prompt(
     trajectory: Trajectory,
-    template: str,
+    template: str | PromptTemplate,
     tokenizer: Any,
     budget: int | None,
     config: SwermConfig,
@@ -24,7 +25,7 @@ def swerm_render_prompt(
 ) -> Prompt:
     return render_prompt(
         trajectory,
-        get_hooks(config).template(template),
+        template if isinstance(template, PromptTemplate) else get_hooks(config).template(template),
         tokenizer,
         budget,
         verdict_tokens=config.verdict_tokens,

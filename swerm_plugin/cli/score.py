@@ -107,6 +107,9 @@ def _report(run: ScoreRun, problems: Problems, output: Path | None) -> None:
         summary += f", {run.failed_before} failed in an earlier run (--retry-errors scores them)"
     if run.duplicates:
         summary += f", {run.duplicates} duplicates skipped"
+    if run.billed:
+        cost = "no price known" if run.cost_usd is None else f"${run.cost_usd:.4f}"
+        summary += f"; the verifier's calls for {run.billed} cost {cost}"
     say(summary)
 
 
@@ -250,6 +253,8 @@ def _summary(run: ScoreRun, output: Path | None) -> dict[str, Any]:
         "already_done": run.already_done,
         "failed_before": run.failed_before,
         "duplicates": run.duplicates,
+        "billed": run.billed,
+        "cost_usd": run.cost_usd if run.billed else None,
         "output": None if output is None else str(output),
     }
 

@@ -79,6 +79,20 @@ def plan_retry(
     return RetryPlan(True, f"attempt {attempt} of {max_attempts}")
 
 
+def charge_verifier(trajectory: Trajectory, score: Score, charged_before: float) -> Trajectory:
+    """``trajectory`` with the verifier's cost (an API judge's calls) in its ``total_cost``:
+    the verifier's cost is part of the run's, so the cost budget counts it.
+
+    :param charged_before: what the verifier cost on the task's earlier attempts.
+    """
+    own = score.cost_usd or 0.0
+    if not own and not charged_before:
+        return trajectory
+    spent = _spent(trajectory) or 0.0
+    total = spent + charged_before + own
+    return trajectory.model_copy(update={"metadata": {**trajectory.metadata, "total_cost": total}})
+
+
 def _spent(trajectory: Trajectory) -> float | None:
     total = trajectory.metadata.get("total_cost", trajectory.cost)
     return None if total is None else float(total)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from swerm_plugin.config import SwermConfig, env_flag, is_enabled, load_config, state_dir
-from swerm_plugin.decisions.policy import submission_patch
+from swerm_plugin.decisions.policy import charge_verifier, submission_patch
 from swerm_plugin.errors import IntegrationError
 from swerm_plugin.jsonl import append_jsonl
 from swerm_plugin.model import CandidateGroup, Decision, Score, Trajectory
@@ -260,6 +260,8 @@ class TaskAttempts:
         # An empty patch cannot resolve anything and the policy refuses it without a verdict:
         # don't spend a verifier call on it (the unscored Score has neither raw nor error).
         score = self.session.score(trajectory) if trajectory.has_patch else Score()
+        charged = sum(a.score.cost_usd or 0.0 for a in self.attempts)
+        trajectory = charge_verifier(trajectory, score, charged)
         try:
             decision = hooks.decide(trajectory, score, number)
         except Exception as exc:

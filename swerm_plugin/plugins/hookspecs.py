@@ -105,7 +105,7 @@ def swerm_register_commands(cli: click.Group) -> None:
 @hookspec(firstresult=True)
 def swerm_render_prompt(
     trajectory: Trajectory,
-    template: str,
+    template: str | PromptTemplate,
     tokenizer: Any,
     budget: int | None,
     config: SwermConfig,
@@ -118,7 +118,8 @@ def swerm_render_prompt(
     first non-``None`` result.
 
     :param trajectory: the trajectory to render (untrusted text: never let it become markup).
-    :param template: the template name, e.g. ``"swe-rm"``.
+    :param template: the template name, e.g. ``"swe-rm"``; or the template object of a backend
+        that lays out its own prompts (the ``judge`` backend: instructions and exemplars).
     :param tokenizer: the backend's tokenizer, or ``None`` for text-only backends.
     :param budget: the maximum prompt length in tokens, or ``None`` for no limit.
     :param config: the effective configuration.

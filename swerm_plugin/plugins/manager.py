@@ -242,7 +242,7 @@ class Hooks:
         self,
         trajectory: Trajectory,
         *,
-        template: str,
+        template: str | PromptTemplate,
         tokenizer: Any,
         budget: int | None,
         markup: Sequence[str] | None = None,
@@ -256,7 +256,8 @@ class Hooks:
             markup=markup,
         )
         if prompt is None:
-            raise PluginError(f"no plugin rendered template '{template}'")
+            name = template if isinstance(template, str) else template.name
+            raise PluginError(f"no plugin rendered template '{name}'")
         return prompt
 
     def calibrate(self, trajectory: Trajectory, score: Score) -> float | None:

@@ -4,6 +4,7 @@
 * :class:`MockRewardBackend`: queued scores, every call recorded;
 * :func:`run_cli`: ``swerm ARGS...`` in-process, output and exit code captured;
 * :mod:`.vllm_cpu`: a real vLLM server on this machine's CPU;
+* :mod:`.judge_server`: a scripted OpenAI-compatible server standing in for an API model;
 * :mod:`.pytest_plugin`: the fixtures, registered with pytest through the ``pytest11`` entry
   point.
 """

@@ -159,9 +159,12 @@ class RemoteClient:
         self.retries = 0
 
     @classmethod
-    def from_config(cls, remote: RemoteConfig) -> RemoteClient:
+    def from_config(
+        cls, remote: RemoteConfig, *, endpoints: Sequence[str] | None = None
+    ) -> RemoteClient:
+        """The client ``remote`` describes (``endpoints`` in place of its own, when given)."""
         return cls(
-            remote.endpoints,
+            remote.endpoints if endpoints is None else endpoints,
             api_key=remote.api_key,
             timeout_s=remote.timeout_s,
             concurrency=remote.concurrency,

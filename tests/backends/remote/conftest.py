@@ -196,7 +196,8 @@ def boost_verdict_rows(source: Path, target: Path, verdict_ids: tuple[int, int])
     """A copy of the tiny model whose two verdict tokens are always among the top log-probs.
 
     Both verdict rows of the output embedding get the same vector added: the direction the last
-    hidden state points to at the end of a verifier prompt. That raises both logits by the same
+    hidden state points to at the end of a verifier prompt (the swe-rm template's, and the LLM
+    judge's verdict-only chat, pre-filled with ``VERDICT:``). That raises both logits by the same
     amount, so P(YES) over the two verdicts (what every backend reports) is unchanged, while the
     two tokens rise to the top of the whole vocabulary, as in a trained verifier.
     """
@@ -209,10 +210,12 @@ def boost_verdict_rows(source: Path, target: Path, verdict_ids: tuple[int, int])
     shutil.copytree(source, target)
     tokenizer = AutoTokenizer.from_pretrained(source)
     model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32).eval()
-    prompts = [render_prompt(t, "swe-rm", tokenizer) for t in sample_trajectories(4, 2, seed=99)]
+    examples = sample_trajectories(4, 2, seed=99)
+    prompts = [render_prompt(t, "swe-rm", tokenizer).token_ids for t in examples]
+    prompts += [judge_verdict_ids(tokenizer, t) for t in examples]
     with torch.no_grad():
         hidden = torch.stack(
-            [model.model(torch.tensor([p.token_ids])).last_hidden_state[0, -1] for p in prompts]
+            [model.model(torch.tensor([ids])).last_hidden_state[0, -1] for ids in prompts]
         )
     direction = hidden.mean(0) / hidden.mean(0).norm()
     lowest = float((hidden @ direction).min())
@@ -225,6 +228,24 @@ def boost_verdict_rows(source: Path, target: Path, verdict_ids: tuple[int, int])
     weights["lm_head.weight"] = head
     save_file(weights, weights_path, metadata={"format": "pt"})
     return target
+
+
+def judge_messages(trajectory: Trajectory) -> list[dict[str, str]]:
+    """The judge backend's verdict-only chat for ``trajectory`` (verdicts ``<YES>``/``<NO>``)."""
+    from swerm_plugin.judge.settings import JudgeConfig
+    from swerm_plugin.judge.template import judge_template
+    from swerm_plugin.prompts import render_prompt
+
+    settings = JudgeConfig(model=GENERATE_NAME, verdicts=("<YES>", "<NO>"), mode="verdict")
+    return render_prompt(trajectory, judge_template([], settings), None, 1500).messages
+
+
+def judge_verdict_ids(tokenizer: Any, trajectory: Trajectory) -> list[int]:
+    """The token ids vLLM scores for the judge's chat: its chat template, the answer continued."""
+    text = tokenizer.apply_chat_template(
+        judge_messages(trajectory), tokenize=False, continue_final_message=True
+    )
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 @pytest.fixture(scope="session")
