@@ -10,6 +10,7 @@ import click
 from swerm_plugin.cli.options import (
     Problems,
     config_from,
+    instances_option,
     json_option,
     labels_option,
     print_json,
@@ -44,6 +45,7 @@ class CalibrationMethod(click.ParamType):
 @runs_argument
 @labels_option(required=True)
 @scoring_options
+@instances_option
 @click.option(
     "--method",
     type=CalibrationMethod(),
@@ -86,6 +88,7 @@ def calibrate_command(
     score_files: tuple[Path, ...],
     model: str | None,
     backend: str | None,
+    instances: dict[str, str] | None,
     method: str,
     output: Path,
     target_precision: float | None,
@@ -103,7 +106,9 @@ def calibrate_command(
 
     config = config_from(model=model, backend=backend)
     problems = Problems(strict=strict)
-    loaded = problems.load(runs, config, labels=labels, score_files=score_files)
+    loaded = problems.load(
+        runs, config, labels=labels, score_files=score_files, instances=instances
+    )
     raw, resolved, unscored = scored_arrays(loaded.groups, loaded.scores)
     if fit_consensus_weight and loaded.scorer == loaded.selector.name:
         raise click.UsageError(

@@ -12,6 +12,7 @@ from swerm_plugin.cli.options import (
     EXISTING,
     Problems,
     config_from,
+    instances_option,
     json_option,
     labels_option,
     print_json,
@@ -35,6 +36,7 @@ def evaluate_runs(
     score_files: tuple[Path, ...],
     model: str | None,
     backend: str | None,
+    instances: dict[str, str] | None,
     calibrator: Path | None,
     subsets: int,
     seed: int,
@@ -46,7 +48,9 @@ def evaluate_runs(
     from swerm_plugin.plugins.manager import get_hooks
 
     config = config_from(model=model, backend=backend)
-    loaded = problems.load(runs, config, labels=labels, score_files=score_files)
+    loaded = problems.load(
+        runs, config, labels=labels, score_files=score_files, instances=instances
+    )
     fitted = load_calibrator(calibrator) if calibrator is not None else None
     try:
         return evaluate_candidates(
@@ -85,6 +89,7 @@ def eval_options(func: F) -> F:
         type=EXISTING,
         help="Fitted calibrator for the 'after' figures (default: cross-fitted auto).",
     )(func)
+    func = instances_option(func)
     func = scoring_options(func)
     func = labels_option(required=True)(func)
     return runs_argument(func)

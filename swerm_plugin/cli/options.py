@@ -13,7 +13,7 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -164,6 +164,25 @@ def scoring_options(func: F) -> F:
     return model_options(func)
 
 
+def _read_instances(
+    ctx: click.Context, param: click.Parameter, value: Path | None
+) -> dict[str, str] | None:
+    from swerm_plugin.readers.instances import read_problem_statements
+
+    return None if value is None else read_problem_statements(value)
+
+
+def instances_option(func: F) -> F:
+    """``--instances FILE``: problem statements for runs that carry none (predictions)."""
+    return click.option(
+        "--instances",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        callback=_read_instances,
+        help="SWE-bench dataset (JSON Lines, JSON or Parquet; instance_id, problem_statement) "
+        "that fills in the problem statements predictions files lack.",
+    )(func)
+
+
 # --- problems: what was skipped or failed, reported on stderr and in --json ---------------------
 
 
@@ -196,6 +215,7 @@ class Problems:
         labels: Sequence[Path] = (),
         score_files: Sequence[Path] = (),
         cache: Path | None = None,
+        instances: Mapping[str, str] | None = None,
     ) -> Candidates:
         """:func:`~swerm_plugin.decisions.runs.load_candidates` with a progress bar, every
         unreadable file or record, uncovered label and unscored candidate reported here."""
@@ -210,6 +230,8 @@ class Problems:
             progress=progress_bar,
             on_error=self.skipped_input,
             on_problem=self.add,
+            instances=instances,
+            on_warning=lambda text: say(f"swerm: warning: {printable(text)}"),
         )
         self.unscored(loaded)
         return loaded

@@ -9,6 +9,7 @@ import click
 from swerm_plugin.cli.options import (
     Problems,
     config_from,
+    instances_option,
     json_option,
     policy_options,
     policy_overrides,
@@ -35,6 +36,7 @@ from swerm_plugin.cli.options import (
     help="Decisions log (JSON Lines); default: <output>.decisions.jsonl.",
 )
 @scoring_options
+@instances_option
 @policy_options
 @click.option(
     "--model-name",
@@ -51,6 +53,7 @@ def rerank_command(
     score_files: tuple[Path, ...],
     model: str | None,
     backend: str | None,
+    instances: dict[str, str] | None,
     threshold: float | None,
     on_reject: str | None,
     consensus: str | None,
@@ -71,7 +74,7 @@ def rerank_command(
     problems = Problems(strict=strict)
     decisions = decisions or output.with_name(output.name + ".decisions.jsonl")
     cache = decisions.with_name(decisions.name + ".scores.jsonl")
-    loaded = problems.load(runs, config, score_files=score_files, cache=cache)
+    loaded = problems.load(runs, config, score_files=score_files, cache=cache, instances=instances)
     hooks = get_hooks(config)
     tasks = [rerank_group(g, s, hooks) for g, s in zip(loaded.groups, loaded.scores, strict=True)]
     write_outputs(tasks, predictions=output, decisions=decisions, model_name=model_name)

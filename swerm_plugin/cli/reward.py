@@ -10,6 +10,7 @@ import click
 from swerm_plugin.cli.options import (
     Problems,
     config_from,
+    instances_option,
     json_option,
     labels_option,
     print_json,
@@ -24,6 +25,7 @@ from swerm_plugin.cli.options import (
 @runs_argument
 @labels_option(required=False)
 @scoring_options
+@instances_option
 @click.option(
     "--mode",
     type=click.Choice(["hybrid", "score"]),
@@ -46,6 +48,7 @@ def reward_command(
     score_files: tuple[Path, ...],
     model: str | None,
     backend: str | None,
+    instances: dict[str, str] | None,
     mode: str,
     output: Path,
     strict: bool,
@@ -59,7 +62,9 @@ def reward_command(
         raise click.UsageError("--mode hybrid needs --labels (test results); or use --mode score")
     config = config_from(model=model, backend=backend)
     problems = Problems(strict=strict)
-    loaded = problems.load(runs, config, labels=labels, score_files=score_files)
+    loaded = problems.load(
+        runs, config, labels=labels, score_files=score_files, instances=instances
+    )
     records = reward_records(loaded.groups, loaded.scores, mode=cast(RewardMode, mode))
     atomic_write_jsonl(output, records)
     say(f"{len(records)} rewards ({mode}, scores from {loaded.scorer}) → {output}")

@@ -9,7 +9,7 @@ has a score; 3 some failed (named on stderr and in ``--json``); 1 none could be 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,6 +18,7 @@ import click
 from swerm_plugin.cli.options import (
     Problems,
     config_from,
+    instances_option,
     json_option,
     model_options,
     paths_argument,
@@ -39,18 +40,23 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def load_trajectories(paths: Sequence[Path], problems: Problems) -> list[Trajectory]:
-    """Every trajectory in ``paths`` (files or folders); unreadable ones go to ``problems``."""
+def load_trajectories(
+    paths: Sequence[Path], problems: Problems, instances: Mapping[str, str] | None = None
+) -> list[Trajectory]:
+    """Every trajectory in ``paths`` (files or folders), problem statements filled from
+    ``instances``; unreadable ones go to ``problems``."""
     from swerm_plugin.readers import load
+    from swerm_plugin.readers.instances import (
+        fill_problem_statements,
+        missing_statements_warning,
+    )
 
     found = [t for path in paths for t in load(path, on_error=problems.skipped_input)]
-    missing_issue = sum(1 for t in found if not t.problem_statement.strip())
-    if missing_issue:
-        say(
-            f"swerm: warning: {missing_issue} of {len(found)} trajectories have no problem "
-            "statement (SWE-bench predictions carry none), so the verifier judges the patch "
-            "without the issue; give the dataset with --instances to fill them in"
-        )
+    if instances:
+        fill_problem_statements(found, instances)
+    warning = missing_statements_warning(found)
+    if warning:
+        say(f"swerm: warning: {printable(warning)}")
     return found
 
 
@@ -150,6 +156,7 @@ def engine_options(func: F) -> F:
 @click.command("score")
 @paths_argument
 @model_options
+@instances_option
 @render_options
 @click.option(
     "-o",
@@ -181,6 +188,7 @@ def score_command(
     paths: tuple[Path, ...],
     backend: str | None,
     model: str | None,
+    instances: dict[str, str] | None,
     template: str | None,
     max_tokens: int | None,
     output: Path | None,
@@ -203,8 +211,10 @@ def score_command(
         or engine["actors"] != 1
         or engine["gpus_per_actor"]
     ):
-        if as_json or retry_errors:
-            raise click.UsageError("--json and --retry-errors work with --engine local only")
+        if as_json or retry_errors or instances:
+            raise click.UsageError(
+                "--json, --retry-errors and --instances work with --engine local only"
+            )
         from swerm_plugin.scale import cli_score
 
         return cli_score(
@@ -214,7 +224,7 @@ def score_command(
     problems = Problems(strict=strict)
     if output is not None:
         ScoresOutput(output, inputs=paths).check()  # refuse a foreign file before any work
-    trajectories = load_trajectories(paths, problems)
+    trajectories = load_trajectories(paths, problems, instances)
     records: list[dict[str, Any]] = []
     with Verifier(config) as verifier:
         if explain:

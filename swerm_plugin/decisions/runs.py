@@ -216,6 +216,8 @@ def load_candidates(
     progress: Callable[[str, int], AbstractContextManager[Progress]] | None = None,
     on_error: OnError | None = None,
     on_problem: OnProblem | None = None,
+    instances: Mapping[str, str] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> Candidates:
     """Read the runs, attach labels, and score every candidate.
 
@@ -229,6 +231,7 @@ def load_candidates(
     from swerm_plugin.scores import ScoresOutput, read_scores
 
     runs = load_runs(run_paths, on_error=on_error)
+    _fill_statements(runs, config, instances, on_warning)
     if labels:
         apply_labels(runs, labels, on_problem=on_problem)
     groups = group_by_task(runs)
@@ -257,6 +260,27 @@ def load_candidates(
             progress=advance,
         )
     return Candidates(runs, groups, scores, config.model or config.backend, config, selector)
+
+
+def _fill_statements(
+    runs: Sequence[Run],
+    config: SwermConfig,
+    instances: Mapping[str, str] | None,
+    on_warning: Callable[[str], None] | None,
+) -> None:
+    """Problem statements from the dataset for runs that carry none (predictions files); a
+    warning when a model would judge patches without their issue."""
+    from swerm_plugin.readers.instances import (
+        fill_problem_statements,
+        missing_statements_warning,
+    )
+
+    trajectories = [t for run in runs for t in run.trajectories]
+    if instances:
+        fill_problem_statements(trajectories, instances)
+    warning = missing_statements_warning(trajectories) if has_reward_model(config) else None
+    if warning and on_warning is not None:
+        on_warning(warning)
 
 
 def _cache_writer(sink: ScoresOutput) -> Callable[[Trajectory, Score], None]:

@@ -78,3 +78,17 @@ def fill_problem_statements(
             trajectory.problem_statement = text
             filled += 1
     return filled
+
+
+def missing_statements_warning(trajectories: Iterable[Trajectory]) -> str | None:
+    """The one warning for trajectories with a patch but no problem statement, with the fix;
+    ``None`` when every one has its statement."""
+    with_patch = [t for t in trajectories if t.has_patch]
+    missing = sum(1 for t in with_patch if not t.problem_statement.strip())
+    if not missing:
+        return None
+    return (
+        f"{missing} of {len(with_patch)} trajectories have no problem statement (SWE-bench "
+        "predictions carry none), so the verifier judges the patch without the issue; give the "
+        "dataset with --instances FILE (JSON Lines, JSON or Parquet) to fill them in"
+    )

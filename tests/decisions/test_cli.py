@@ -276,3 +276,49 @@ def test_best_at_k_plot_legend_beside_the_points_and_names_the_scorer(
     axes = ax.get_window_extent()
     assert legend.x0 >= axes.x1, "the legend sits on the plotted area"
     assert ax.lines[0].get_label() == f"best@k (no-model selector: {data['scorer']})"
+
+
+def test_results_summary_json_gives_the_labels_of_the_equivalent_id_to_bool_file(
+    runs: dict[str, Any],
+) -> None:
+    """mini-swe-agent / sb-cli ``results_summary.json`` (with its ``total``) and a list of
+    ``{instance_id, resolved}`` objects read as the same labels as ``{id: bool}``."""
+    tmp = runs["tmp"]
+    truth = [{"t1": True, "t2": False, "t3": True, "t4": False}] * 2
+    truth[1] = {**truth[1], "t1": False}
+    shapes: dict[str, list[Path]] = {"plain": [], "summary": [], "objects": []}
+    for index, labels in enumerate(truth):
+        items = [{"instance_id": iid, "resolved": ok} for iid, ok in labels.items()]
+        for shape, document in (
+            ("plain", labels),
+            (
+                "summary",
+                {"instances": items, "total": len(items), "resolved": sum(labels.values())},
+            ),
+            ("objects", items),
+        ):
+            path = tmp / f"{shape}{index}" / "results_summary.json"
+            path.parent.mkdir()
+            path.write_text(json.dumps(document))
+            shapes[shape].append(path)
+
+    def outputs(files: list[Path]) -> tuple[Any, ...]:
+        flags = [a for f in files for a in ("--labels", f)]
+        inspected = run_cli("inspect", *runs["runs"], *flags, "--json")
+        report = run_cli("eval", *runs["runs"], *flags, "--scores", runs["scores"], "--json")
+        out = tmp / f"rewards-{files[0].parent.name}.jsonl"
+        rewards = run_cli("reward", *runs["runs"], *flags, "--scores", runs["scores"], "-o", out)
+        assert (inspected.exit_code, report.exit_code, rewards.exit_code) == (0, 0, 0), (
+            inspected.stderr + report.stderr + rewards.stderr
+        )
+        labels = sorted(
+            (t["run_id"], t["instance_id"], t["label"])
+            for t in json.loads(inspected.stdout)["trajectories"]
+        )
+        figures = {k: v for k, v in json.loads(report.stdout).items() if k != "problems"}
+        return labels, figures, out.read_text()
+
+    plain = outputs(shapes["plain"])
+    assert [label for *_, label in plain[0]].count(True) == 3  # t1, t3 in run1; t3 in run2
+    assert outputs(shapes["summary"]) == plain
+    assert outputs(shapes["objects"]) == plain
