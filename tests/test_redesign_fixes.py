@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -97,6 +98,16 @@ def test_remote_check_shows_server_text_literally(refusing_server: str) -> None:
     assert result.exit_code == 1
     assert "[bold red]down[/bold red] for [link=x]upgrade[/link]" in result.stderr
     assert "1 of 1 endpoints failed the check" in result.stderr
+
+
+def test_remote_check_json_masks_userinfo_and_keeps_the_server_text(refusing_server: str) -> None:
+    with_secret = refusing_server.replace("http://", "http://alice:s3cret-pw@")
+    result = run_cli("remote", "check", "--endpoint", with_secret, "--model", "m", "--json")
+    assert result.exit_code == 1 and "1 of 1 endpoints failed" in result.stderr
+    [check] = json.loads(result.stdout)["endpoints"]
+    assert check["endpoint"] == refusing_server.replace("http://", "http://**********@")
+    assert check["healthy"] is False and "[bold red]down[/bold red]" in check["problem"]
+    assert "s3cret-pw" not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from swerm_plugin.cli.options import config_from, printable, say
+from swerm_plugin.cli.options import config_from, json_option, print_json, printable, say
+from swerm_plugin.config import mask_url
+
+if TYPE_CHECKING:
+    from swerm_plugin.backends.remote.check import EndpointCheck
 
 
 @click.group("remote")
@@ -22,16 +27,39 @@ def remote_group() -> None:
     help="Server root URL (repeatable); default: remote.endpoints from the config.",
 )
 @click.option("--model", help="Served model name to look for; default: model from the config.")
-def check_command(endpoints: tuple[str, ...], model: str | None) -> None:
+@json_option
+def check_command(endpoints: tuple[str, ...], model: str | None, as_json: bool) -> None:
     """Ask each endpoint for /health and its models; exit 1 if one is down or lacks the model."""
     from swerm_plugin.backends.remote.check import check_endpoints
-    from swerm_plugin.cli.tables import Column, print_table
 
     overrides = {"endpoints": list(endpoints)} if endpoints else None
     config = config_from(model=model, remote=overrides)
     if not config.remote.endpoints:
         raise click.UsageError("no endpoints: pass --endpoint URL or set remote.endpoints")
     checks = asyncio.run(check_endpoints(config))
+    failed = sum(not check.healthy for check in checks)
+    if as_json:
+        print_json({"endpoints": [_as_json(check) for check in checks], "failed": failed})
+    else:
+        _print(checks)
+    if failed:
+        raise click.ClickException(f"{failed} of {len(checks)} endpoints failed the check")
+
+
+def _as_json(check: EndpointCheck) -> dict[str, Any]:
+    return {
+        "endpoint": mask_url(check.url),
+        "healthy": check.healthy,
+        "latency_ms": check.latency_ms,
+        "models": check.models,
+        "max_model_len": check.max_model_len,
+        "problem": check.problem or None,
+    }
+
+
+def _print(checks: list[EndpointCheck]) -> None:
+    from swerm_plugin.cli.tables import Column, print_table
+
     columns = [
         Column("endpoint", "whole"),
         Column("status"),
@@ -41,7 +69,7 @@ def check_command(endpoints: tuple[str, ...], model: str | None) -> None:
     ]
     rows = [
         [
-            check.url,
+            mask_url(check.url),
             "ok" if check.healthy else "failed",
             "" if check.latency_ms is None else f"{check.latency_ms:.0f} ms",
             ", ".join(check.models),
@@ -52,7 +80,4 @@ def check_command(endpoints: tuple[str, ...], model: str | None) -> None:
     print_table("swerm remote check", columns, rows)
     for check in checks:
         if not check.healthy:  # whole, as plain text: a server's message may hold [brackets]
-            say(f"{check.url}: {printable(check.problem or 'down')}")
-    failed = sum(not check.healthy for check in checks)
-    if failed:
-        raise click.ClickException(f"{failed} of {len(checks)} endpoints failed the check")
+            say(f"{mask_url(check.url)}: {printable(check.problem or 'down')}")
