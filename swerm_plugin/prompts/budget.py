@@ -301,13 +301,14 @@ class Truncator:
         segments: list[Segment] = []
         cuts: list[Cut] = []
         prefix_end = 0
-        run: list[int] = []  # steps of the dropped run being collected
+        run: list[tuple[int, int]] = []  # (step, how many steps it stands for) of the run
 
         def flush() -> None:
             if run:
-                marker = self.template.steps_marker(len(run))
-                segments.append(Segment("fixed", marker))
-                cuts.append(Cut("steps", len(run), marker.strip(), run[0], unit="steps"))
+                count = sum(weight for _, weight in run)
+                marker = self.template.steps_marker(count)
+                segments.append(Segment("fixed", marker, run[0][0], omitted=count))
+                cuts.append(Cut("steps", count, marker.strip(), run[0][0], unit="steps"))
                 run.clear()
 
         for index, piece in enumerate(state.pieces):
@@ -315,8 +316,8 @@ class Truncator:
                 prefix_end = len(segments)
             if piece.dropped:
                 step = piece.segment.step
-                if step is not None and (not run or run[-1] != step):
-                    run.append(step)
+                if step is not None and (not run or run[-1][0] != step):
+                    run.append((step, piece.segment.omitted or 1))
                 continue
             flush()
             segments.append(Segment(piece.segment.kind, piece.text, piece.segment.step))

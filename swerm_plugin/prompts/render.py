@@ -93,7 +93,7 @@ def _render_tokens(
     chat = _tokenize(kit, skeleton, document.system, texts, prefix)
     if budget is not None and len(chat.ids) > budget:
         chat, texts, fit_cuts = _fit(kit, skeleton, document, chosen, budget, len(chat.ids))
-        cuts = cuts + fit_cuts
+        cuts = _merge_cuts(cuts, fit_cuts)
     return Prompt(
         messages=_messages(document.system, "".join(texts), prefill),
         text=chat.text,
@@ -148,6 +148,18 @@ def _cut_characters(
     )
     plan = truncator.plan(budget)
     return plan.document(document.system), plan.cuts
+
+
+def _merge_cuts(coarse: list[Cut], fine: list[Cut]) -> list[Cut]:
+    """The character pre-cut's cuts and the token pass's: a coarse cut inside steps the token pass
+    dropped afterwards is gone from the text (its steps marker was merged into the new one)."""
+    dropped = {
+        step
+        for cut in fine
+        if cut.kind == "steps" and cut.step is not None
+        for step in range(cut.step, cut.step + cut.removed)
+    }
+    return [c for c in coarse if c.step is None or c.step not in dropped] + fine
 
 
 def _fit(

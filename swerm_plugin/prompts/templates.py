@@ -31,11 +31,16 @@ EMPTY_PATCH = "(empty: the agent left the repository unchanged)"
 
 @dataclass(frozen=True)
 class Segment:
-    """A piece of the user message. ``step`` is the turn it belongs to (dropped together)."""
+    """A piece of the user message. ``step`` is the turn it belongs to (dropped together).
+
+    ``omitted`` > 0 marks a steps marker standing for that many dropped steps (``step`` is the
+    first of them), so a later, finer cut that drops its neighbours merges them into one marker.
+    """
 
     kind: SegmentKind
     text: str
     step: int | None = None
+    omitted: int = 0
 
 
 @dataclass(frozen=True)

@@ -263,3 +263,33 @@ def test_budget_properties(
         for kind, text in (("thought", step.thought), ("observation", step.observation)):
             if text.strip():
                 assert (text.strip() in prompt.text) != ((kind, index) in cut_at)
+
+
+@pytest.mark.parametrize("name", ["swe-rm", "swe-gym", "r2e-gym"])
+def test_steps_dropped_by_the_character_precut_and_the_token_pass_share_one_marker(
+    tiny_tokenizer: Any, name: str
+) -> None:
+    """A huge trajectory is first cut on characters, then on tokens; when both dropped steps the
+    prompt held two markers ("4 steps omitted", "2 steps omitted"), the second one's tokens
+    breaking a budget the rules can meet (found by Hypothesis)."""
+    steps = [
+        Step(
+            role="assistant",
+            thought=f"THINK-{i} " + "alpha " * 600,
+            action=f"run-{i}: " + "beta " * 40,
+            observation=f"OBS-{i} " + "gamma delta " * (20 if i < 4 else 400),
+        )
+        for i in range(6)
+    ]
+    trajectory = Trajectory(
+        instance_id="p", source="test", problem_statement="ISSUE-HEAD short", steps=steps,
+        patch="PATCH-HEAD\nx = 1\nPATCH-TAIL",
+    )  # fmt: skip
+    bare = render_prompt(trajectory.model_copy(update={"steps": []}), name, tiny_tokenizer)
+    assert bare.n_tokens is not None
+    prompt = render_prompt(trajectory, name, tiny_tokenizer, bare.n_tokens + 30)
+    assert prompt.n_tokens is not None and prompt.n_tokens <= bare.n_tokens + 30
+    assert len(STEPS_MARKER.findall(prompt.text)) == 1
+    [steps_cut] = [c for c in prompt.cuts if c.kind == "steps"]
+    assert (steps_cut.step, steps_cut.removed) == (0, 6) and "6 steps omitted" in prompt.text
+    assert prompt.cuts == [steps_cut]  # cuts inside the dropped steps are not reported
