@@ -33,11 +33,14 @@ from swerm_plugin.cli.options import (
 from swerm_plugin.cli.tables import Column, print_table
 
 if TYPE_CHECKING:
+    from swerm_plugin.config import SwermConfig
     from swerm_plugin.model import Trajectory
     from swerm_plugin.scores import ScoreRun
     from swerm_plugin.verifier import Verifier
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: Failed trajectories of a Ray job named on stderr; every one is an error record in the output.
+FAILURES_NAMED = 50
 
 
 def load_trajectories(
@@ -205,23 +208,16 @@ def score_command(
     from swerm_plugin.verifier import Verifier
 
     config = config_from(backend=backend, model=model, template=template, max_tokens=max_tokens)
-    if (
-        engine["engine"] == "ray"
-        or engine["address"]
-        or engine["actors"] != 1
-        or engine["gpus_per_actor"]
-    ):
+    problems = Problems(strict=strict)
+    if engine["engine"] == "ray" or engine["address"] or engine["actors"] != 1:
         if as_json or retry_errors or instances:
             raise click.UsageError(
                 "--json, --retry-errors and --instances work with --engine local only"
             )
-        from swerm_plugin.scale import cli_score
-
-        return cli_score(
-            paths, config=config, output=output, explain=explain, chunk_size=chunk_size, **engine
-        )
+        return _score_on_ray(paths, config, output, explain, chunk_size, problems, **engine)
+    if engine["gpus_per_actor"]:
+        raise click.UsageError("--address, --actors and --gpus-per-actor need --engine ray")
     get_hooks(config).check_template(config.template)  # before loading any model
-    problems = Problems(strict=strict)
     if output is not None:
         ScoresOutput(output, inputs=paths).check()  # refuse a foreign file before any work
     trajectories = load_trajectories(paths, problems, instances)
@@ -267,6 +263,47 @@ def _summary(run: ScoreRun, output: Path | None) -> dict[str, Any]:
         "cost_usd": run.cost_usd if run.billed else None,
         "output": None if output is None else str(output),
     }
+
+
+def _score_on_ray(
+    paths: Sequence[Path],
+    config: SwermConfig,
+    output: Path | None,
+    explain: bool,
+    chunk_size: int,
+    problems: Problems,
+    *,
+    engine: str,
+    address: str | None,
+    actors: int,
+    gpus_per_actor: float,
+) -> int:
+    """``--engine ray``: a Ray Data job (docs/scale.md); records on stdout without ``-o``."""
+    from swerm_plugin.scale import score_dataset
+
+    if engine != "ray":
+        raise click.UsageError("--address, --actors and --gpus-per-actor need --engine ray")
+    if explain:
+        raise click.UsageError(
+            "--explain prints prompts rendered here; run it without --engine ray"
+        )
+    result = score_dataset(
+        list(paths), config=config, output=output, actors=actors, gpus_per_actor=gpus_per_actor,
+        batch_size=chunk_size, address=address, ray_progress=False,
+        on_record=None if output is not None else lambda record: click.echo(_dumps(record)),
+    )  # fmt: skip
+    for failure in result.failures[:FAILURES_NAMED]:
+        where = failure.get("source_path") or "?"
+        problems.add(
+            "failed",
+            f"{failure.get('instance_id') or '?'} ({where}): {failure.get('error')}",
+            **{k: failure.get(k) for k in ("instance_id", "source_path", "content_hash")},
+        )
+    if result.failed > FAILURES_NAMED:
+        place = f"the error records in {output}" if output else "the records"
+        say(f"swerm: ... and {result.failed - FAILURES_NAMED} more failed; see {place}")
+    say(result.summary())
+    return problems.exit_code(done=result.scored + result.skipped, what="scored")
 
 
 def _dumps(record: dict[str, Any]) -> str:

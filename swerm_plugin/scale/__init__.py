@@ -9,15 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from swerm_plugin.scale.cli import cli_score
     from swerm_plugin.scale.job import ScaleResult, score_dataset
 
-__all__ = ["ScaleResult", "cli_score", "score_dataset"]
+__all__ = ["ScaleResult", "score_dataset"]
 
 _EXPORTS = {
     "ScaleResult": "swerm_plugin.scale.job",
     "score_dataset": "swerm_plugin.scale.job",
-    "cli_score": "swerm_plugin.scale.cli",
 }
 
 

@@ -1,7 +1,7 @@
 """How the scoring actors of a Ray job are sized, checked against the cluster before it starts.
 
 Ray Data's actors hold their resources for the whole job: an actor pool that takes every CPU
-leaves none for the read and render tasks, and the job waits forever (docs/scale.md, "On one machine").
+leaves none for the read and render tasks, and the job waits forever (docs/scale.md).
 So actors ask for a fraction of a CPU (0.5; 0.25 for a remote backend, whose actors only send
 requests), and at least one CPU is left for reading and rendering.
 """

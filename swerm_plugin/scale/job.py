@@ -56,6 +56,18 @@ class ScaleResult(Tally):
     ray_start_s: float = 0.0
     job_s: float = 0.0
 
+    def summary(self) -> str:
+        """The one-line summary ``swerm score --engine ray`` prints on stderr."""
+        text = f"scored {self.scored}, failed {self.failed}"
+        if self.output is not None:
+            text += f", skipped {self.skipped} (already in {self.output})"
+            text += f"; {self.shards} new shards in {self.shards_dir}"
+        if self.duplicates:
+            text += f", {self.duplicates} duplicates not scored twice"
+        if self.recovered:
+            text += f"; {self.recovered} records recovered from shards of an earlier run"
+        return text + f" (Ray start {self.ray_start_s:.1f} s, job {self.job_s:.1f} s)"
+
     def update_from(self, tally: Tally) -> None:
         for name in (f.name for f in fields(Tally)):
             setattr(self, name, getattr(tally, name))

@@ -26,7 +26,6 @@ from swerm_plugin.errors import (
 from swerm_plugin.model import Score, Trajectory
 from swerm_plugin.scale import stages
 from swerm_plugin.scale.actors import plan_actors
-from swerm_plugin.scale.cli import exit_code, summary
 from swerm_plugin.scale.job import ScaleResult, _import_ray, _sources_dataset, _swerm_cause
 from swerm_plugin.scale.shards import Collector, ShardedOutput, shard_records
 from swerm_plugin.scores import score_record
@@ -207,15 +206,15 @@ def test_the_command_line_refuses_ray_options_without_the_ray_engine(tmp_path: P
     )
     result = run_cli("score", tmp_path, "--engine", "ray", "--explain")
     assert result.exit_code == 2 and "run it without --engine ray" in result.stderr
+    result = run_cli("score", tmp_path, "--engine", "ray", "--json")
+    assert result.exit_code == 2 and "work with --engine local only" in result.stderr
     assert "--gpus-per-actor" in run_cli("score", "--help").stdout
 
 
-def test_exit_code_and_summary_say_what_happened() -> None:
+def test_the_summary_says_what_happened() -> None:
     done = ScaleResult(scored=3, skipped=2, output=Path("s.jsonl"), shards=1)
-    assert exit_code(done) == 0
-    assert summary(done).startswith("scored 3, failed 0, skipped 2 (already in s.jsonl)")
-    assert exit_code(ScaleResult(scored=3, failed=1)) == 3
-    assert exit_code(ScaleResult(failed=2)) == 1
+    assert done.summary().startswith("scored 3, failed 0, skipped 2 (already in s.jsonl)")
+    assert "2 duplicates not scored twice" in ScaleResult(scored=1, duplicates=2).summary()
 
 
 def test_a_workers_swerm_error_reaches_the_driver_as_itself() -> None:
