@@ -147,6 +147,11 @@ class RemoteConfig(_Section):
     score_label: int | str | None = Field(
         None, description="classify: class index or label name that is the score; None: auto"
     )
+    activation: Literal["server", "sigmoid", "raw"] = Field(
+        "server",
+        description="classify: the server's probabilities; or its raw outputs with a sigmoid "
+        "applied here; or raw values read as they are (clipped to [0, 1], flagged approximate)",
+    )
 
 
 class SwermConfig(_Section):
@@ -158,6 +163,11 @@ class SwermConfig(_Section):
         description="auto: transformers when a model is set, else (rerank, eval) the selector",
     )
     model: str | None = Field(None, description="model folder, hub id or served model name")
+    verifier: str | None = Field(
+        None,
+        description="a verifier preset (swerm presets): its template, backend, head and context "
+        "apply wherever no other layer sets them",
+    )
     template: str = "swe-rm"
     verdict_tokens: tuple[str, str] | None = Field(
         None, description='(YES, NO) verdict strings; None: the template\'s, e.g. ["<YES>", "<NO>"]'
@@ -181,6 +191,8 @@ class SwermConfig(_Section):
     remote: RemoteConfig = Field(default_factory=RemoteConfig)
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+    #: The preset whose settings were filled in (swerm_plugin.presets.resolve_verifier).
+    _preset_applied: str | None = PrivateAttr(default=None)
 
     def source_of(self, key: str) -> str:
         """Where the dotted ``key`` got its value (``"default"`` when nothing set it)."""

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import click
 
-from swerm_plugin.cli.options import json_option, print_json, printable, stdout_console
-from swerm_plugin.config import load_config
+from swerm_plugin.cli.options import (
+    config_from,
+    json_option,
+    print_json,
+    printable,
+    stdout_console,
+)
 from swerm_plugin.plugins.manager import get_plugin_manager, list_plugins
 
 
@@ -26,7 +31,7 @@ def config_show(as_json: bool) -> None:
     """Print every config value and the layer it came from (secrets masked)."""
     from rich.table import Table
 
-    effective = load_config().effective()
+    effective = config_from().effective()
     if as_json:
         print_json(effective)
         return

@@ -107,7 +107,14 @@ def _report(run: ScoreRun, problems: Problems, output: Path | None) -> None:
 @paths_argument
 @model_options
 @click.option(
-    "--template", help="Prompt template: swe-rm (default), swe-gym, r2e-gym, or a plugin's."
+    "--verifier",
+    help="Verifier preset (swerm presets): sets template, backend, head and context for a "
+    "published verifier; explicit options and config keys still win.",
+)
+@click.option(
+    "--template",
+    help="Prompt template: swe-rm (default), swe-gym, r2e-gym, openhands-critic, "
+    "openhands-critic-value, or a plugin's.",
 )
 @click.option(
     "--max-tokens",
@@ -143,6 +150,7 @@ def score_command(
     paths: tuple[Path, ...],
     backend: str | None,
     model: str | None,
+    verifier: str | None,
     template: str | None,
     max_tokens: int | None,
     output: Path | None,
@@ -157,16 +165,18 @@ def score_command(
     from swerm_plugin.scores import ScoresOutput, score_into
     from swerm_plugin.verifier import Verifier
 
-    config = config_from(backend=backend, model=model, template=template, max_tokens=max_tokens)
+    config = config_from(
+        backend=backend, model=model, verifier=verifier, template=template, max_tokens=max_tokens
+    )
     get_hooks(config).check_template(config.template)  # before loading any model
     problems = Problems(strict=strict)
     if output is not None:
         ScoresOutput(output, inputs=paths).check()  # refuse a foreign file before any work
     trajectories = load_trajectories(paths, problems)
     records: list[dict[str, Any]] = []
-    with Verifier(config) as verifier:
+    with Verifier(config) as scorer:
         if explain:
-            _explain(verifier, trajectories)
+            _explain(scorer, trajectories)
             return problems.exit_code(done=len(trajectories), what="read")
         sink = ScoresOutput(output, inputs=paths, retry_errors=retry_errors) if output else None
 
@@ -182,7 +192,7 @@ def score_command(
             progress_bar("scoring", len(trajectories)) as advance,
         ):
             run = score_into(
-                verifier, trajectories, write, output=sink, chunk_size=chunk_size, advance=advance
+                scorer, trajectories, write, output=sink, chunk_size=chunk_size, advance=advance
             )
     _report(run, problems, output)
     if as_json:

@@ -44,7 +44,7 @@ class Prompt:
     content_hash: str
     template: str
     template_version: str
-    messages: list[dict[str, str]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
     text: str = ""
     token_ids: list[int] | None = None
     verdict_tokens: tuple[str, str] = ("<YES>", "<NO>")
