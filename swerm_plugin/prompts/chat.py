@@ -136,11 +136,14 @@ def _from_steps(trajectory: Trajectory) -> tuple[ChatMessage, ...]:
         messages.append(ChatMessage("system", system))
     messages.append(ChatMessage("user", task or trajectory.problem_statement))
     for index, step in enumerate(steps):
-        messages.extend(_step_messages(step, index))
+        answered = index + 1 < len(steps) and steps[index + 1].role == "tool"
+        messages.extend(_step_messages(step, index, answered))
     return tuple(messages)
 
 
-def _step_messages(step: Step, index: int) -> list[ChatMessage]:
+def _step_messages(step: Step, index: int, answered: bool) -> list[ChatMessage]:
+    """An assistant step's message, and the tool's answer to its call (empty when the tool
+    printed nothing) unless the next step is that answer."""
     if step.role in ("user", "system"):
         return [ChatMessage("user", step.content, step=index)]
     if step.role == "tool":
@@ -150,7 +153,7 @@ def _step_messages(step: Step, index: int) -> list[ChatMessage]:
     if call is not None and thought.strip() == step.action.strip():
         thought = ""  # a reader that repeats the command as the text: shown once, as the call
     out = [ChatMessage("assistant", thought, () if call is None else (call,), step=index)]
-    if step.observation:
+    if step.observation or (call is not None and not answered):
         out.append(ChatMessage("tool", step.observation, step=index))
     return out
 
