@@ -26,10 +26,11 @@ def presets_command(name: str | None, as_json: bool) -> int:
     from rich.table import Table
 
     table = Table(title="swerm verifier presets")
-    for column in ("name", "backend", "template", "weights", "summary"):
-        table.add_column(column, overflow="fold")
+    for column in ("name", "backend", "template"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("summary", overflow="fold")
     for preset in presets:
-        row = (preset.name, preset.backend, preset.template, preset.weights, preset.summary)
+        row = (preset.name, preset.backend, preset.template, preset.summary)
         table.add_row(*(printable(cell) for cell in row))
     stdout_console().print(table)
     click.echo("swerm presets NAME shows one preset with its sources and serve command.")

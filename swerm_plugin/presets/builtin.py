@@ -141,7 +141,7 @@ OPENHANDS_CRITIC_4B = VerifierPreset(
     notes="The head is trained with BCE, so each output is its own sigmoid: swerm asks vLLM for "
     "the raw logits (use_activation false) and applies the sigmoid, since vLLM would softmax "
     "across the labels unless config.json says multi_label_classification. The model card says "
-    "26 labels, the SDK's client expects 27; both put 'success' first.",
+    "26 labels; the SDK's client expects 27 with 'success' first, and reads output 0.",
     extra={"labels": list(OPENHANDS_CRITIC_LABELS)},
 )
 

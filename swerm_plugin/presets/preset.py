@@ -79,7 +79,8 @@ class VerifierPreset:
 
     def serve_command(self, model: str = "<MODEL_PATH>") -> str:
         """The recommended ``vllm serve`` command line for ``model``."""
-        return shlex.join(["vllm", "serve", model, *self.serve])
+        quoted = model if model == "<MODEL_PATH>" else shlex.quote(model)
+        return " ".join(["vllm serve", quoted, shlex.join(self.serve)]).strip()
 
     def as_dict(self) -> dict[str, Any]:
         """What ``swerm presets --json`` prints for this preset."""
