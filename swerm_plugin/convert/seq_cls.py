@@ -47,6 +47,10 @@ class Conversion:
     tied: bool
     files: tuple[str, ...]
 
+    @property
+    def target_path(self) -> Path:
+        return Path(self.target)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,

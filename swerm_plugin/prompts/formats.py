@@ -211,7 +211,7 @@ def r2e_steps(trajectory: Trajectory) -> list[_R2eStep]:
     for turn in turns:
         if turn.role == "assistant":
             action = r2e_action(trajectory.steps[turn.index], turn.action)
-            steps.append(_R2eStep(turn.index, turn.thought.strip(), action, turn.observation))
+            steps.append(_R2eStep(turn.index, turn.thought, action, turn.observation))
         elif steps and not steps[-1].observation:
             steps[-1].observation = turn.observation
         else:
