@@ -275,13 +275,12 @@ class TokenizerKit:
         ids: list[int] = []
         run_start: list[int] = []
         control_positions: list[int] = []
-        run_index = 0
         for unit in skeleton.units:
             if isinstance(unit, int):
                 control_positions.append(len(ids))
                 ids.append(unit)
                 continue
-            run_ids = encodings[run_index].ids
+            run_ids = encodings[len(run_start)].ids  # the runs come in skeleton order
             if not self.protected_ids.isdisjoint(run_ids):
                 raise PromptRenderError(
                     "the tokenizer produced a special token from plain text; swerm refuses to "
@@ -289,7 +288,6 @@ class TokenizerKit:
                 )
             run_start.append(len(ids))
             ids.extend(run_ids)
-            run_index += 1
         token_marks, char_marks = [], []
         for slot, offset in marks:
             run, in_run, in_text = slot_at[slot]
