@@ -12,24 +12,24 @@ each, the ratio classify / generative_scoring, and the largest |P difference| on
 prompts.
 
 Usage: ``.venv/bin/python benchmarks/classify_vs_generative.py [--trajectories 64] [--rounds 3]``
-(builds ``.venv-vllm`` on first use, like the tests).
+(builds ``.venv-vllm`` on first use, like the tests; trajectories from ``remote_scoring.py``).
 """
 
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from remote_scoring import CANDIDATES_PER_TASK, trajectories
 
 from swerm_plugin.backends.base import RewardBackend
 from swerm_plugin.backends.remote.classify import ClassifyBackend
 from swerm_plugin.backends.remote.vllm import VllmBackend
 from swerm_plugin.config import RemoteConfig, SwermConfig
 from swerm_plugin.convert import convert_seq_cls
-from swerm_plugin.model import Step, Trajectory
 from swerm_plugin.prompts import render_prompt
 from swerm_plugin.prompts.prompt import Prompt
 from swerm_plugin.testing import make_tiny_model
@@ -37,66 +37,6 @@ from swerm_plugin.testing.vllm_cpu import VllmServer, ensure_vllm_env
 
 REPO = Path(__file__).resolve().parents[1]
 SERVED = "swerm-bench"
-CANDIDATES_PER_TASK = 4
-WORDS = [
-    "the",
-    "parser",
-    "fails",
-    "on",
-    "empty",
-    "input",
-    "so",
-    "the",
-    "fix",
-    "returns",
-    "None",
-    "early",
-    "and",
-    "a",
-    "regression",
-    "test",
-    "checks",
-    "the",
-    "edge",
-    "case",
-    "while",
-    "the",
-    "module",
-    "keeps",
-    "its",
-    "public",
-    "interface",
-    "unchanged",
-]
-
-
-def trajectories(n: int, seed: int) -> list[Trajectory]:
-    """``n`` trajectories, ``CANDIDATES_PER_TASK`` per task sharing a long problem statement."""
-    rng = random.Random(seed)
-
-    def text(words: int) -> str:
-        return " ".join(rng.choice(WORDS) for _ in range(words))
-
-    out = []
-    problem = ""
-    for index in range(n):
-        task = index // CANDIDATES_PER_TASK
-        if index % CANDIDATES_PER_TASK == 0:
-            problem = f"Issue {seed}-{task}: " + text(400)
-        steps = [
-            Step(role="assistant", thought=text(40), action="pytest -q", observation=text(40))
-            for _ in range(2)
-        ]
-        out.append(
-            Trajectory(
-                instance_id=f"bench__{seed}-{task}",
-                source="bench/1",
-                problem_statement=problem,
-                steps=steps,
-                patch="diff --git a/p.py b/p.py\n+    return None\n",
-            )
-        )
-    return out
 
 
 def backend_for(kind: str, server: VllmServer, model_dir: Path) -> RewardBackend:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,20 +69,27 @@ def critic_scores(
     return [s.raw or 0.0 for s in scores], ids, [s.approximate for s in scores]
 
 
+def serve_tiny(
+    python: Path, tmp_path_factory: pytest.TempPathFactory, name: str, **model: Any
+) -> Iterator[tuple[VllmServer, Path]]:
+    """A tiny model of the given shape, served by the pooling runner, as ``name``."""
+    folder = make_tiny_model(tmp_path_factory.mktemp(name) / "model", **model)
+    with start_vllm(python, folder, name, folder.parent, ["--runner", "pooling"]) as server:
+        yield server, folder
+
+
 @pytest.fixture(scope="module")
 def critic_4b(
     vllm_python: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[VllmServer, Path]]:
-    folder = make_tiny_model(
-        tmp_path_factory.mktemp("critic-4b") / "model",
+    yield from serve_tiny(
+        vllm_python,
+        tmp_path_factory,
+        "critic-4b",
         architecture="qwen3",
         head="seq_cls",
         labels=OPENHANDS_CRITIC_LABELS,
     )
-    with start_vllm(
-        vllm_python, folder, "critic-4b", folder.parent, ["--runner", "pooling"]
-    ) as server:
-        yield server, folder
 
 
 def test_openhands_critic_4b_reads_the_success_output(
@@ -102,16 +110,14 @@ def test_openhands_critic_4b_reads_the_success_output(
 def critic_32b(
     vllm_python: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[VllmServer, Path]]:
-    folder = make_tiny_model(
-        tmp_path_factory.mktemp("critic-32b") / "model",
+    yield from serve_tiny(
+        vllm_python,
+        tmp_path_factory,
+        "critic-32b",
         architecture="qwen2",
         head="token_cls",
         initializer_range=0.02,  # keeps the value near [0, 1] for most prompts
     )
-    with start_vllm(
-        vllm_python, folder, "critic-32b", folder.parent, ["--runner", "pooling"]
-    ) as server:
-        yield server, folder
 
 
 def test_openhands_critic_32b_reads_the_value_at_the_last_turns_end(
