@@ -75,10 +75,12 @@ class Prompt:
         what ``swerm score --explain`` prints."""
         tokens = "?" if self.n_tokens is None else str(self.n_tokens)
         budget = "none" if self.budget is None else str(self.budget)
+        verdict = f"verdict {self.verdict_tokens[0]!r}/{self.verdict_tokens[1]!r}"
+        if self.token_ids is not None and self.verdict_token_ids is None:
+            verdict = "read by the model's classification or value head"
         lines = [
             f"template {self.template} v{self.template_version} | {tokens} tokens "
-            f"(budget {budget}) | prefix {self.prefix_len} tokens | verdict "
-            f"{self.verdict_tokens[0]!r}/{self.verdict_tokens[1]!r}",
+            f"(budget {budget}) | prefix {self.prefix_len} tokens | {verdict}",
         ]
         if self.cuts:
             lines.append("cuts: " + "; ".join(f"{c.kind}: {c.marker}" for c in self.cuts))

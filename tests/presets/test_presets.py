@@ -174,3 +174,28 @@ def test_score_verifier_renders_the_presets_format(
     )
     assert result.exit_code == 0, result.output
     assert f"template {template} |" in result.stdout
+
+
+def test_a_head_template_cannot_be_scored_by_verdict_tokens(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """The local backend reads verdict tokens; a critic's prompt has none: a clear error per
+    trajectory, not a number."""
+    from tests.conftest import mini_swe_agent_file
+
+    path = mini_swe_agent_file(tmp_path, "calc__calc-1", "a + b")
+    result = run_cli(
+        "score",
+        path,
+        "--model",
+        tiny_model_dir,
+        "--backend",
+        "transformers",
+        "--verifier",
+        "openhands-critic-4b",
+        "--json",
+    )
+    assert result.exit_code == 1
+    (record,) = json.loads(result.stdout)["records"]
+    assert record["raw"] is None
+    assert "score it with the classify backend" in record["error"]
