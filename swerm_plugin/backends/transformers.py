@@ -173,7 +173,7 @@ class TransformersBackend(RewardBackend):
         return [score for score in scores if score is not None]
 
     def _unscorable(self, prompt: Prompt) -> str | None:
-        if prompt.token_ids is not None and prompt.verdict_token_ids is None:
+        if not prompt.reads_verdict:
             return (
                 f"template '{prompt.template}' is read by a classification or value head, not "
                 "by verdict tokens; serve the model with vLLM's pooling runner and score it with "

@@ -50,6 +50,8 @@ class Prompt:
     verdict_tokens: tuple[str, str] = ("<YES>", "<NO>")
     truncated: bool = False
     verdict_token_ids: tuple[int, int] | None = None
+    #: False for prompts of a classification or value head's template (no verdict position).
+    reads_verdict: bool = True
     prefix_len: int | None = None
     prefix_chars: int | None = None
     budget: int | None = None
@@ -76,7 +78,7 @@ class Prompt:
         tokens = "?" if self.n_tokens is None else str(self.n_tokens)
         budget = "none" if self.budget is None else str(self.budget)
         verdict = f"verdict {self.verdict_tokens[0]!r}/{self.verdict_tokens[1]!r}"
-        if self.token_ids is not None and self.verdict_token_ids is None:
+        if not self.reads_verdict:
             verdict = "read by the model's classification or value head"
         lines = [
             f"template {self.template} v{self.template_version} | {tokens} tokens "

@@ -66,6 +66,7 @@ def render_prompt(
         "template": chosen.name,
         "template_version": chosen.version,
         "verdict_tokens": verdicts,
+        "reads_verdict": chosen.reads_verdict,
         "budget": budget,
     }
     if tokenizer is None:

@@ -65,6 +65,7 @@ class ClassifyBackend(RemoteBackend):
     """One output of a served classifier's head as P(resolved)."""
 
     name: ClassVar[str] = "classify"
+    reads_verdict: ClassVar[bool] = False
 
     def __init__(self, config: SwermConfig) -> None:
         super().__init__(config)

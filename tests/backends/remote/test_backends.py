@@ -427,7 +427,7 @@ def test_classify_reads_the_configured_output(
         p = oracle_score(prompt.token_ids)
         assert score.raw == pytest.approx(p if positive else 1 - p)
     bodies = [entry["body"] for entry in server.log()]
-    assert [len(b["input"]) for b in bodies] == [4, 2]
+    assert sorted(len(b["input"]) for b in bodies) == [2, 4]  # sent concurrently: any order
     assert {entry["path"] for entry in server.log()} == {f"/{route}"}
 
 
@@ -490,3 +490,26 @@ def test_classify_unknown_label_lists_the_models_labels(
         backend.close()
     assert "score_label 'resolved' is not a label of the model" in (score.error or "")
     assert "LABEL_0" in (score.error or "")
+
+
+def test_verdict_backends_refuse_a_head_templates_prompt(
+    fake_server: Callable[..., FakeServer], tiny_model_dir: Path, verdict_ids: tuple[int, int]
+) -> None:
+    """A critic's prompt has no verdict position: vllm and openai refuse it before sending."""
+    from transformers import AutoTokenizer
+
+    from swerm_plugin.prompts import render_prompt
+
+    server = fake_server()
+    (trajectory,) = sample_trajectories(1, 1)
+    prompt = render_prompt(
+        trajectory, "openhands-critic", AutoTokenizer.from_pretrained(tiny_model_dir)
+    )
+    for cls in (VllmBackend, OpenAIBackend):
+        backend = cls(config_for([server.url], tiny_model_dir))
+        try:
+            (score,) = backend.score_batch([prompt])
+        finally:
+            backend.close()
+        assert score.raw is None and "score it with the classify backend" in (score.error or "")
+    assert server.log() == []
