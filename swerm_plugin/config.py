@@ -46,6 +46,7 @@ RESERVED_ENV = frozenset(
 )
 SECRET_MASK = "**********"
 OnError = Literal["accept", "reject", "raise"]
+Activation = Literal["server", "sigmoid", "raw"]
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -94,10 +95,7 @@ class PolicyConfig(_Section):
         "tiebreak", description="patch agreement among candidates: ignore, break ties, or mix in"
     )
     consensus_weight: float = Field(
-        0.5,
-        ge=0.0,
-        le=1.0,
-        description="hybrid: the selector's share (fit it: swerm calibrate --fit-consensus-weight)",
+        0.5, ge=0.0, le=1.0, description="hybrid: the selector's share (calibrate can fit it)"
     )
     consensus_similarity: float = Field(
         0.7, gt=0.0, le=1.0, description="patches at least this similar share votes"
@@ -146,6 +144,7 @@ class RemoteConfig(_Section):
     score_label: int | str | None = Field(
         None, description="classify: class index or label name that is the score; None: auto"
     )
+    activation: Activation = Field("server", description="classify: server's p, sigmoid, raw")
 
 
 class SwermConfig(_Section):
@@ -157,6 +156,7 @@ class SwermConfig(_Section):
         description="auto: transformers when a model is set, else (rerank, eval) the selector",
     )
     model: str | None = Field(None, description="model folder, hub id or served model name")
+    verifier: str | None = Field(None, description="a preset (swerm presets); settings win")
     template: str = "swe-rm"
     verdict_tokens: tuple[str, str] | None = Field(
         None, description='(YES, NO) verdict strings; None: the template\'s, e.g. ["<YES>", "<NO>"]'
@@ -182,6 +182,7 @@ class SwermConfig(_Section):
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
     _env_names: dict[str, str] = PrivateAttr(default_factory=dict)
+    _preset_applied: str | None = PrivateAttr(default=None)  # presets.resolve_verifier
 
     def source_of(self, key: str) -> str:
         """Where the dotted ``key`` got its value (``"default"`` when nothing set it)."""

@@ -148,6 +148,10 @@ class SubmissionError(SwermError, ValueError):
     """A leaderboard submission folder cannot be written as asked; the message says why."""
 
 
+class ConversionError(SwermError, ValueError):
+    """A model cannot be converted as asked (``swerm convert``); the message says why."""
+
+
 class IntegrationError(SwermError, RuntimeError):
     """An integration cannot run as configured; the message says what to change."""
 

@@ -23,6 +23,7 @@ from swerm_plugin.config import SwermConfig, load_config
 from swerm_plugin.errors import BackendUnavailable, ConfigError, VerifierError
 from swerm_plugin.model import NO_CALIBRATOR, Score, Trajectory
 from swerm_plugin.plugins.manager import Hooks, get_hooks
+from swerm_plugin.presets.preset import resolve_verifier
 from swerm_plugin.prompts.prompt import Prompt
 
 __all__ = ["CONTEXT_MARGIN", "Verifier", "VerifierError", "create_backend"]
@@ -89,7 +90,7 @@ class Verifier:
     def __init__(
         self, config: SwermConfig | None = None, *, backend: RewardBackend | None = None
     ) -> None:
-        self.config = config if config is not None else load_config()
+        self.config = resolve_verifier(config if config is not None else load_config())
         self.hooks = get_hooks(self.config)
         self._owns_backend = backend is None
         self.backend = backend if backend is not None else create_backend(self.config, self.hooks)
@@ -97,9 +98,13 @@ class Verifier:
     @functools.cached_property
     def budget(self) -> int | None:
         """Prompt token budget: ``config.max_tokens``, else the model's context minus a margin
-        (asked of the backend once)."""
+        (asked of the backend once). A verifier preset's context is the most it was trained
+        for: a server with a shorter one lowers it."""
         context = self.backend.discover_context_length()
         wanted = self.config.max_tokens
+        from_preset = self.config.source_of("max_tokens").startswith("preset ")
+        if wanted is not None and from_preset and context is not None and wanted > context:
+            return max(1, context - CONTEXT_MARGIN)
         if wanted is not None:
             if context is not None and wanted > context:
                 raise ConfigError(

@@ -356,7 +356,7 @@ def test_item14_patches_are_byte_exact_in_prompts(tiny_tokenizer: Any) -> None:
 
     patch = "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a  \n+b\t\n\n"
     trajectory = Trajectory(instance_id="x", source="t", problem_statement="p", patch=patch)
-    for template in ("swe-rm", "swe-gym", "r2e-gym"):
+    for template in ("swe-rm", "r2e-gym"):  # swe-gym v3, like SWE-Gym, shows no patch section
         prompt = render_prompt(trajectory, template, tiny_tokenizer)
         assert patch in prompt.text and not prompt.cuts and not prompt.neutralised
 

@@ -40,7 +40,7 @@ def test_one_score_per_trajectory_in_order(
     (call,) = backend.calls
     assert [p.content_hash for p in call] == [t.content_hash() for t in trajectories]
     assert {p.template for p in call} == {"r2e-gym"}
-    assert {(s.template, s.template_version) for s in scores} == {("r2e-gym", "2")}
+    assert {(s.template, s.template_version) for s in scores} == {("r2e-gym", "3")}
 
 
 def test_text_only_prompts_with_neutralised_markup_are_flagged(

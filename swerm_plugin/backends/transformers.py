@@ -177,6 +177,12 @@ class TransformersBackend(RewardBackend):
         return [score for score in scores if score is not None]
 
     def _unscorable(self, prompt: Prompt) -> str | None:
+        if not prompt.reads_verdict:
+            return (
+                f"template '{prompt.template}' is read by a classification or value head, not "
+                "by verdict tokens; serve the model with vLLM's pooling runner and score it with "
+                "the classify backend (its verifier preset sets that)"
+            )
         if prompt.token_ids is None or prompt.verdict_token_ids is None:
             return (
                 "prompt has no token ids; render it with this backend's tokenizer "

@@ -5,11 +5,13 @@ from __future__ import annotations
 import click
 
 from swerm_plugin.cli.calibrate import calibrate_command
+from swerm_plugin.cli.convert import convert_group
 from swerm_plugin.cli.evaluate import eval_command, report_command
 from swerm_plugin.cli.frameworks import mini_group, sweagent_group
 from swerm_plugin.cli.info import config_group, plugins_command
 from swerm_plugin.cli.inspect import inspect_command
 from swerm_plugin.cli.judge import judge_group
+from swerm_plugin.cli.presets import presets_command
 from swerm_plugin.cli.remote import remote_group
 from swerm_plugin.cli.rerank import rerank_command
 from swerm_plugin.cli.reward import reward_command
@@ -32,6 +34,8 @@ BUILTIN_COMMANDS: tuple[click.Command, ...] = (
     remote_group,
     mini_group,
     sweagent_group,
+    presets_command,
+    convert_group,
     plugins_command,
     config_group,
 )

@@ -7,8 +7,12 @@ from typing import Any
 
 import click
 
-from swerm_plugin.cli.options import json_option, print_json
-from swerm_plugin.config import SECRET_MASK, load_config
+from swerm_plugin.cli.options import (
+    config_from,
+    json_option,
+    print_json,
+)
+from swerm_plugin.config import SECRET_MASK
 from swerm_plugin.plugins.manager import get_plugin_manager, list_plugins
 
 
@@ -42,7 +46,7 @@ def config_show(as_json: bool) -> None:
     """Print every config value and the layer it came from (secrets masked)."""
     from swerm_plugin.cli.tables import Column, print_table
 
-    effective = load_config().effective()
+    effective = config_from().effective()
     if as_json:
         print_json(effective)
         return

@@ -113,8 +113,11 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]
 
 
 def config_from(**overrides: Any) -> SwermConfig:
-    """The effective config with command-line overrides (``None`` means not given)."""
-    return load_config(**overrides)
+    """The effective config with command-line overrides (``None`` means not given), its
+    verifier preset applied."""
+    from swerm_plugin.presets import resolve_verifier
+
+    return resolve_verifier(load_config(**overrides))
 
 
 # --- options defined once ------------------------------------------------------------------
@@ -318,5 +321,7 @@ def render_options(func: F) -> F:
         help="Prompt token budget; default: the model's context minus a small margin.",
     )(func)
     return click.option(
-        "--template", help="Prompt template: swe-rm (default), swe-gym, r2e-gym, or a plugin's."
+        "--template",
+        help="Prompt template: swe-rm (default), swe-gym, r2e-gym, openhands-critic, "
+        "openhands-critic-value, or a plugin's.",
     )(func)

@@ -160,6 +160,11 @@ def engine_options(func: F) -> F:
 @paths_argument
 @model_options
 @instances_option
+@click.option(
+    "--verifier",
+    help="Verifier preset (swerm presets): sets template, backend, head and context for a "
+    "published verifier; explicit options and config keys still win.",
+)
 @render_options
 @click.option(
     "-o",
@@ -192,6 +197,7 @@ def score_command(
     backend: str | None,
     model: str | None,
     instances: dict[str, str] | None,
+    verifier: str | None,
     template: str | None,
     max_tokens: int | None,
     output: Path | None,
@@ -207,7 +213,10 @@ def score_command(
     from swerm_plugin.scores import ScoresOutput, score_into
     from swerm_plugin.verifier import Verifier
 
-    config = config_from(backend=backend, model=model, template=template, max_tokens=max_tokens)
+    config = config_from(
+        backend=backend, model=model, verifier=verifier, template=template, max_tokens=max_tokens
+    )
+    get_hooks(config).check_template(config.template)  # before loading any model
     problems = Problems(strict=strict)
     if engine["engine"] == "ray" or engine["address"] or engine["actors"] != 1:
         if as_json or retry_errors or instances:
@@ -217,14 +226,13 @@ def score_command(
         return _score_on_ray(paths, config, output, explain, chunk_size, problems, **engine)
     if engine["gpus_per_actor"]:
         raise click.UsageError("--address, --actors and --gpus-per-actor need --engine ray")
-    get_hooks(config).check_template(config.template)  # before loading any model
     if output is not None:
         ScoresOutput(output, inputs=paths).check()  # refuse a foreign file before any work
     trajectories = load_trajectories(paths, problems, instances)
     records: list[dict[str, Any]] = []
-    with Verifier(config) as verifier:
+    with Verifier(config) as scorer:
         if explain:
-            _explain(verifier, trajectories)
+            _explain(scorer, trajectories)
             return problems.exit_code(done=len(trajectories), what="read")
         sink = ScoresOutput(output, inputs=paths, retry_errors=retry_errors) if output else None
 
@@ -240,7 +248,7 @@ def score_command(
             progress_bar("scoring", len(trajectories)) as advance,
         ):
             run = score_into(
-                verifier, trajectories, write, output=sink, chunk_size=chunk_size, advance=advance
+                scorer, trajectories, write, output=sink, chunk_size=chunk_size, advance=advance
             )
     _report(run, problems, output)
     if as_json:

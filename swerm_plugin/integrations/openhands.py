@@ -16,6 +16,7 @@ final state, and returns the best attempt's patch.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -58,12 +59,43 @@ def trajectory_from_events(events: Sequence[Any], instance_id: str, patch: str) 
     """SDK events (objects or their JSON dicts) as a :class:`Trajectory` with ``patch``.
 
     The same reader as saved SDK event files, so a live score and a later ``swerm score`` of
-    the persisted conversation agree.
+    the persisted conversation agree. Event objects also give the exact messages and tool
+    definitions the agent's model saw (``metadata["chat"]``, see :func:`sdk_chat`), which the
+    OpenHands critic templates read.
     """
     dumped = [e if isinstance(e, dict) else e.model_dump(mode="json") for e in events]
     where = f"<live OpenHands conversation {instance_id}>"
     trajectory = openhands_sdk.trajectory_from_document(dumped, instance_id, where, source=SOURCE)
-    return trajectory.model_copy(update={"patch": patch})
+    update: dict[str, Any] = {"patch": patch}
+    if events and not any(isinstance(e, dict) for e in events):
+        update["metadata"] = {**trajectory.metadata, "chat": sdk_chat(events)}
+    return trajectory.model_copy(update=update)
+
+
+def sdk_chat(events: Sequence[Any]) -> dict[str, Any]:
+    """The conversation as the SDK's critic sends it: the events the condenser kept, converted
+    to messages by the SDK itself and serialised as for a function-calling model, and the
+    system prompt's tools as OpenAI function tools (``APIBasedCritic.evaluate`` in
+    ``openhands/sdk/critic/impl/api/critic.py``, SDK 1.58.2)."""
+    from openhands.sdk.context.view import View
+    from openhands.sdk.event import LLMConvertibleEvent, SystemPromptEvent
+
+    system = next((e for e in events if isinstance(e, SystemPromptEvent)), None)
+    messages = LLMConvertibleEvent.events_to_messages(View.from_events(list(events)).events)
+    chat = {
+        "messages": [
+            message.to_chat_dict(
+                cache_enabled=False,
+                vision_enabled=False,
+                function_calling_enabled=True,
+                force_string_serializer=False,
+                send_reasoning_content=False,
+            )
+            for message in messages
+        ],
+        "tools": [tool.to_openai_tool() for tool in system.tools] if system is not None else [],
+    }
+    return dict(json.loads(json.dumps(chat, default=str)))
 
 
 def git_patch(repo_dir: str | Path, base_commit: str | None = None) -> str:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from swerm_plugin.calibration.calibrators import Calibrator
     from swerm_plugin.config import SwermConfig
     from swerm_plugin.model import CandidateGroup, Decision, Score, Trajectory
+    from swerm_plugin.presets.preset import VerifierPreset
     from swerm_plugin.prompts.prompt import Prompt
     from swerm_plugin.prompts.templates import PromptTemplate
     from swerm_plugin.readers.base import TrajectoryAdapter
@@ -75,6 +76,17 @@ def swerm_register_templates(register: Callable[[PromptTemplate], None]) -> None
     :param register: takes a :class:`~swerm_plugin.prompts.templates.PromptTemplate`; its
         ``name`` is what ``template = "..."`` (``swerm score --template``) selects. A name
         registered earlier wins.
+    Return value is ignored.
+    """
+
+
+@hookspec
+def swerm_register_presets(register: Callable[[VerifierPreset], None]) -> None:
+    """Register verifier presets by calling ``register(preset)``.
+
+    :param register: takes a :class:`~swerm_plugin.presets.preset.VerifierPreset`; its ``name``
+        is what ``verifier = "..."`` (``swerm score --verifier``) selects. A name registered
+        earlier wins (third-party plugins register before the built-ins).
     Return value is ignored.
     """
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from swerm_plugin.config import SwermConfig, env_flag, load_config
-from swerm_plugin.errors import PluginError, UnknownTemplateError
+from swerm_plugin.errors import ConfigError, PluginError, UnknownTemplateError
 from swerm_plugin.plugins import hookspecs
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from swerm_plugin.backends.base import GroupScorer, RewardBackend
     from swerm_plugin.calibration.calibrators import Calibrator
     from swerm_plugin.model import CandidateGroup, Decision, Score, Trajectory
+    from swerm_plugin.presets.preset import VerifierPreset
     from swerm_plugin.prompts.prompt import Prompt
     from swerm_plugin.prompts.templates import PromptTemplate
     from swerm_plugin.readers.base import TrajectoryAdapter
@@ -42,6 +43,7 @@ ENTRY_POINT_GROUP = "swerm"
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "swerm_plugin.builtins.readers",
     "swerm_plugin.builtins.templates",
+    "swerm_plugin.builtins.presets",
     "swerm_plugin.builtins.render",
     "swerm_plugin.builtins.backends",
     "swerm_plugin.builtins.calibrate",
@@ -224,6 +226,25 @@ class Hooks:
         ]
         if not renderers:
             self.template(name)  # raises UnknownTemplateError naming the known ones
+
+    @functools.cached_property
+    def _presets(self) -> dict[str, VerifierPreset]:
+        return _registry(self.pm.hook.swerm_register_presets, lambda p: p.name)
+
+    def presets(self) -> dict[str, VerifierPreset]:
+        """Verifier presets by name, in registration order."""
+        return dict(self._presets)
+
+    def preset(self, name: str) -> VerifierPreset:
+        """The preset registered as ``name``."""
+        try:
+            return self._presets[name]
+        except KeyError:
+            known = ", ".join(sorted(self._presets))
+            raise ConfigError(
+                f"unknown verifier preset '{name}'; choose one of: {known}",
+                hint="swerm presets lists them with their sources",
+            ) from None
 
     @functools.cached_property
     def _calibrators(self) -> dict[str, type[Calibrator]]:

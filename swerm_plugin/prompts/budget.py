@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import overload
 
 from swerm_plugin.errors import PromptTooLong
+from swerm_plugin.prompts.document import ChatLayout, Document, Segment
 from swerm_plugin.prompts.prompt import Cut
-from swerm_plugin.prompts.templates import Document, PromptTemplate, Segment
+from swerm_plugin.prompts.templates import PromptTemplate
 
 #: Tokens an observation keeps at least when its middle is cut (head + tail).
 OBSERVATION_KEEP = 64
@@ -88,6 +89,7 @@ class Plan:
     segments: list[Segment]
     cuts: list[Cut]
     prefix_end: int
+    chat: ChatLayout | None = None
 
     @property
     def texts(self) -> list[str]:
@@ -98,7 +100,7 @@ class Plan:
         return sum(len(segment.text) for segment in self.segments[: self.prefix_end])
 
     def document(self, system: str) -> Document:
-        return Document(system, self.segments, self.prefix_end)
+        return Document(system, self.segments, self.prefix_end, self.chat)
 
 
 @dataclass
@@ -302,12 +304,15 @@ class Truncator:
         cuts: list[Cut] = []
         prefix_end = 0
         run: list[tuple[int, int]] = []  # (step, how many steps it stands for) of the run
+        run_slot: list[int] = []  # the slot (message) where the run began: the marker goes there
 
         def flush() -> None:
             if run:
                 count = sum(weight for _, weight in run)
                 marker = self.template.steps_marker(count)
-                segments.append(Segment("fixed", marker, run[0][0], omitted=count))
+                segments.append(
+                    Segment("fixed", marker, run[0][0], slot=run_slot.pop(), omitted=count)
+                )
                 cuts.append(Cut("steps", count, marker.strip(), run[0][0], unit="steps"))
                 run.clear()
 
@@ -317,11 +322,15 @@ class Truncator:
             if piece.dropped:
                 step = piece.segment.step
                 if step is not None and (not run or run[-1][0] != step):
+                    if not run:
+                        run_slot.append(piece.segment.slot)
                     run.append((step, piece.segment.omitted or 1))
                 continue
             flush()
-            segments.append(Segment(piece.segment.kind, piece.text, piece.segment.step))
+            segments.append(
+                Segment(piece.segment.kind, piece.text, piece.segment.step, piece.segment.slot)
+            )
             if piece.cut is not None:
                 cuts.append(piece.cut)
         flush()
-        return Plan(segments, cuts, prefix_end)
+        return Plan(segments, cuts, prefix_end, self.document.chat)

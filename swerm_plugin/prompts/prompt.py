@@ -44,12 +44,14 @@ class Prompt:
     content_hash: str
     template: str
     template_version: str
-    messages: list[dict[str, str]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
     text: str = ""
     token_ids: list[int] | None = None
     verdict_tokens: tuple[str, str] = ("<YES>", "<NO>")
     truncated: bool = False
     verdict_token_ids: tuple[int, int] | None = None
+    #: False for prompts of a classification or value head's template (no verdict position).
+    reads_verdict: bool = True
     prefix_len: int | None = None
     prefix_chars: int | None = None
     budget: int | None = None
@@ -75,10 +77,12 @@ class Prompt:
         what ``swerm score --explain`` prints."""
         tokens = "?" if self.n_tokens is None else str(self.n_tokens)
         budget = "none" if self.budget is None else str(self.budget)
+        verdict = f"verdict {self.verdict_tokens[0]!r}/{self.verdict_tokens[1]!r}"
+        if not self.reads_verdict:
+            verdict = "read by the model's classification or value head"
         lines = [
             f"template {self.template} v{self.template_version} | {tokens} tokens "
-            f"(budget {budget}) | prefix {self.prefix_len} tokens | verdict "
-            f"{self.verdict_tokens[0]!r}/{self.verdict_tokens[1]!r}",
+            f"(budget {budget}) | prefix {self.prefix_len} tokens | {verdict}",
         ]
         if self.cuts:
             lines.append("cuts: " + "; ".join(f"{c.kind}: {c.marker}" for c in self.cuts))

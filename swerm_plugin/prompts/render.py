@@ -6,6 +6,7 @@ The built-in ``swerm_render_prompt`` hook (:mod:`swerm_plugin.builtins.render`) 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -13,10 +14,12 @@ from typing import Any
 from swerm_plugin.errors import PromptTooLong
 from swerm_plugin.model import Trajectory
 from swerm_plugin.prompts.budget import CharSpans, Truncator
+from swerm_plugin.prompts.conversation import safe_tools, tokenize_conversation
+from swerm_plugin.prompts.document import ChatLayout, Document
 from swerm_plugin.prompts.prompt import Cut, Prompt
 from swerm_plugin.prompts.sanitize import Neutralised, markup_pattern, neutralise
-from swerm_plugin.prompts.templates import Document, PromptTemplate, Segment, get_template
-from swerm_plugin.prompts.tokens import ChatSkeleton, TokenizedChat, TokenizerKit, tokenizer_kit
+from swerm_plugin.prompts.templates import PromptTemplate, get_template
+from swerm_plugin.prompts.tokens import TokenizedChat, TokenizerKit, tokenizer_kit
 
 #: Planning rounds before giving up; each re-plans with the overshoot of the last one subtracted.
 _FIT_ROUNDS = 6
@@ -64,6 +67,7 @@ def render_prompt(
         "template": chosen.name,
         "template_version": chosen.version,
         "verdict_tokens": verdicts,
+        "reads_verdict": chosen.reads_verdict,
         "budget": budget,
     }
     if tokenizer is None:
@@ -85,17 +89,27 @@ def _render_tokens(
 ) -> Prompt:
     """The token-id prompt: chat template, safe tokenization, the budget's cuts."""
     kit = tokenizer_kit(tokenizer)
-    skeleton = kit.skeleton(prefill)
-    verdict_ids = (kit.token_id(verdicts[0]), kit.token_id(verdicts[1]))
+    verdict_ids = (
+        (kit.token_id(verdicts[0]), kit.token_id(verdicts[1])) if chosen.reads_verdict else None
+    )
+    if document.chat is not None and document.chat.tools:
+        tools, changed = safe_tools(document.chat.tools, kit)
+        chat_layout = ChatLayout(
+            document.chat.turns,
+            tools,
+            document.chat.generation_prompt,
+            document.chat.end_at_last_turn,
+        )
+        document = Document(document.system, document.segments, document.prefix_end, chat_layout)
+        common["neutralised"] = [*common["neutralised"], *changed]
+    form = _Form(kit, prefill)
     document, cuts = _cut_characters(document, chosen, budget)
-    texts = [segment.text for segment in document.segments]
-    prefix = sum(len(t) for t in texts[: document.prefix_end])
-    chat = _tokenize(kit, skeleton, document.system, texts, prefix)
+    chat = form.tokenize(document)
     if budget is not None and len(chat.ids) > budget:
-        chat, texts, fit_cuts = _fit(kit, skeleton, document, chosen, budget, len(chat.ids))
+        chat, document, fit_cuts = _fit(kit, form, document, chosen, budget, len(chat.ids))
         cuts = _merge_cuts(cuts, fit_cuts)
     return Prompt(
-        messages=_messages(document.system, "".join(texts), prefill),
+        messages=_messages(document, prefill),
         text=chat.text,
         token_ids=chat.ids,
         verdict_token_ids=verdict_ids,
@@ -108,18 +122,29 @@ def _render_tokens(
     )
 
 
+class _Form:
+    """Tokenizes documents of either layout with one tokenizer."""
+
+    def __init__(self, kit: TokenizerKit, prefill: str) -> None:
+        self.kit = kit
+        self.prefill = prefill
+
+    def tokenize(self, document: Document) -> TokenizedChat:
+        if document.chat is not None:
+            return tokenize_conversation(self.kit, document)
+        texts = [segment.text for segment in document.segments]
+        prefix = sum(len(t) for t in texts[: document.prefix_end])
+        return self.kit.tokenize_chat(
+            self.kit.skeleton(self.prefill), [document.system, "".join(texts)], marks=[(1, prefix)]
+        )
+
+
 def _verdicts(override: Sequence[str] | None, template: PromptTemplate) -> tuple[str, str]:
     if override is None:
         return template.verdict_tokens
     if len(override) != 2 or not all(override):
         raise ValueError(f"verdict_tokens must be two non-empty strings, got {list(override)!r}")
     return (override[0], override[1])
-
-
-def _tokenize(
-    kit: TokenizerKit, skeleton: ChatSkeleton, system: str, texts: Sequence[str], prefix: int
-) -> TokenizedChat:
-    return kit.tokenize_chat(skeleton, [system, "".join(texts)], marks=[(1, prefix)])
 
 
 def _cut_characters(
@@ -164,12 +189,12 @@ def _merge_cuts(coarse: list[Cut], fine: list[Cut]) -> list[Cut]:
 
 def _fit(
     kit: TokenizerKit,
-    skeleton: ChatSkeleton,
+    form: _Form,
     document: Document,
     template: PromptTemplate,
     budget: int,
     total: int,
-) -> tuple[TokenizedChat, list[str], list[Cut]]:
+) -> tuple[TokenizedChat, Document, list[Cut]]:
     """Cut ``document`` until its exact token count is within ``budget``."""
     offsets = [encoding.offsets for encoding in kit.encode([s.text for s in document.segments])]
     truncator = Truncator(
@@ -182,9 +207,10 @@ def _fit(
     target = budget
     for _ in range(_FIT_ROUNDS):
         plan = truncator.plan(target)
-        chat = _tokenize(kit, skeleton, document.system, plan.texts, plan.prefix_chars)
+        cut = plan.document(document.system)
+        chat = form.tokenize(cut)
         if len(chat.ids) <= budget:
-            return chat, plan.texts, plan.cuts
+            return chat, cut, plan.cuts
         # Tokens merge differently across cut points than the per-segment counts assumed.
         target -= len(chat.ids) - budget
     raise PromptTooLong(f"could not fit the prompt into {budget} tokens in {_FIT_ROUNDS} rounds")
@@ -209,8 +235,8 @@ def _render_text_only(
             count=lambda items: [_estimate(t) for t in items],
         )
         plan = truncator.plan(budget)
-        texts, cuts = plan.texts, plan.cuts
-    messages = _messages(document.system, "".join(texts), prefill)
+        document, cuts = plan.document(document.system), plan.cuts
+    messages = _messages(document, prefill)
     return Prompt(
         messages=messages,
         text="".join(f"{m['role']}:\n{m['content']}\n\n" for m in messages).rstrip("\n"),
@@ -233,19 +259,40 @@ def protect(document: Document, pattern: re.Pattern[str] | None) -> tuple[Docume
             if found:
                 examples = tuple(dict.fromkeys(found))[:3]
                 changed.append(Neutralised(segment.kind, len(found), segment.step, examples))
-                segment = Segment(segment.kind, text, segment.step)
+                segment = dataclasses.replace(segment, text=text)
         segments.append(segment)
     if not changed:
         return document, []
-    return Document(document.system, segments, document.prefix_end), changed
+    return document.with_segments(segments, document.prefix_end), changed
 
 
 def _estimate(text: str) -> int:
     return -(-len(text) // _CHARS_PER_TOKEN)
 
 
-def _messages(system: str, user: str, prefill: str) -> list[dict[str, str]]:
-    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-    if prefill:
-        messages.append({"role": "assistant", "content": prefill})
-    return messages
+def _messages(document: Document, prefill: str) -> list[dict[str, Any]]:
+    """The messages the model reads, as chat messages (the conversation layout's are the
+    agent's own, with tool calls where the template shows them)."""
+    if document.chat is None:
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": document.system},
+            {"role": "user", "content": document.user},
+        ]
+        if prefill:
+            messages.append({"role": "assistant", "content": prefill})
+        return messages
+    layout = document.chat.kept({segment.slot for segment in document.segments})
+    texts = document.slot_texts(document.chat.n_slots())
+    out = []
+    for turn in layout.turns:
+        message: dict[str, Any] = {"role": turn.role, "content": texts[turn.content]}
+        if turn.calls:
+            message["tool_calls"] = [
+                {
+                    "type": "function",
+                    "function": {"name": texts[c.name], "arguments": texts[c.arguments]},
+                }
+                for c in turn.calls
+            ]
+        out.append(message)
+    return out

@@ -18,46 +18,28 @@ import functools
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from swerm_plugin.model import Role, Trajectory
+from swerm_plugin.prompts.document import Document, Segment, SegmentKind
 
-SegmentKind = Literal["fixed", "problem", "thought", "action", "observation", "patch"]
+__all__ = [
+    "CONDENSED_THOUGHT",
+    "EMPTY_PATCH",
+    "Document",
+    "PromptTemplate",
+    "Segment",
+    "SegmentKind",
+    "SweRmTemplate",
+    "get_template",
+    "patch_text",
+    "split_problem",
+    "template_names",
+]
 
 #: R2E-Gym's marker for a thought removed to save context; all built-in templates use it.
 CONDENSED_THOUGHT = "<Thought condensed for saving context>"
 EMPTY_PATCH = "(empty: the agent left the repository unchanged)"
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A piece of the user message. ``step`` is the turn it belongs to (dropped together).
-
-    ``omitted`` > 0 marks a steps marker standing for that many dropped steps (``step`` is the
-    first of them), so a later, finer cut that drops its neighbours merges them into one marker.
-    """
-
-    kind: SegmentKind
-    text: str
-    step: int | None = None
-    omitted: int = 0
-
-
-@dataclass(frozen=True)
-class Document:
-    """What a template produced for one trajectory, before chat markup and tokenization.
-
-    ``segments[:prefix_end]`` is the part shared by every candidate of a task (template text and
-    the problem statement).
-    """
-
-    system: str
-    segments: list[Segment]
-    prefix_end: int
-
-    @property
-    def user(self) -> str:
-        return "".join(segment.text for segment in self.segments)
 
 
 @dataclass(frozen=True)
@@ -105,7 +87,8 @@ class PromptTemplate(ABC):
     """A named, versioned layout. Subclasses implement :meth:`document`.
 
     ``verdict_tokens`` are the (YES, NO) strings read at the next position; ``prefill`` is text
-    the assistant turn starts with before that position.
+    the assistant turn starts with before that position. A template for a classifier or value
+    head (``reads_verdict = False``) has no verdict position: its prompts carry no verdict ids.
     """
 
     name: ClassVar[str]
@@ -113,6 +96,7 @@ class PromptTemplate(ABC):
     summary: ClassVar[str]
     verdict_tokens: ClassVar[tuple[str, str]] = ("<YES>", "<NO>")
     prefill: ClassVar[str] = ""
+    reads_verdict: ClassVar[bool] = True
     thought_marker: ClassVar[str] = CONDENSED_THOUGHT
     #: Regexes of the template's own section markers; agent text cannot produce them.
     markers: ClassVar[tuple[str, ...]] = ()
@@ -147,15 +131,6 @@ def _compiled(parts: tuple[str, ...]) -> re.Pattern[str] | None:
 def patch_text(trajectory: Trajectory) -> str:
     """The patch exactly as the agent left it (byte for byte), or a note that it is empty."""
     return trajectory.patch if trajectory.patch.strip() else EMPTY_PATCH
-
-
-JUDGE_SYSTEM = (
-    "You are an expert judge evaluating AI assistant interactions. You will read the complete "
-    "log of an AI coding assistant working on a user's request in a code repository. Decide "
-    "whether the assistant resolved the request: whether its final changes to the repository fix "
-    "the problem the user described, so that the tests for it would pass. Do not explain. Answer "
-    "with exactly <judgement>YES</judgement> or <judgement>NO</judgement>."
-)
 
 
 class SweRmTemplate(PromptTemplate):
@@ -205,123 +180,6 @@ class SweRmTemplate(PromptTemplate):
                 out.append(Segment("fixed", f"\n</{tag}>\n", at))
         out.append(Segment("fixed", "</step>\n", at))
         return out
-
-
-def _interaction_log_opening(user_header: str, problem: str) -> list[Segment]:
-    """The judge templates' shared opening: the request, then the issue as the first user turn."""
-    return [
-        Segment(
-            "fixed",
-            "Please evaluate the following interaction between an AI assistant and a user.\n\n"
-            f"=== INTERACTION LOG ===\n\n{user_header}\n",
-        ),
-        Segment("problem", problem.strip()),
-        Segment("fixed", "\n\n"),
-    ]
-
-
-class SweGymTemplate(PromptTemplate):
-    """SWE-Gym's verifier layout: a numbered interaction log between ``=== INTERACTION LOG ===``
-    markers, the assistant turn pre-filled with ``<judgement>``, verdict `` YES`` / `` NO``."""
-
-    name = "swe-gym"
-    version = "2"
-    markers = (
-        r"=== ?(?:END )?INTERACTION(?: LOG)? ?===",
-        r"^\[\d+\] (?:USER|ASSISTANT|TOOL):",
-        r"The assistant's final changes \(git diff\):",
-    )
-    summary = "SWE-Gym verifier: numbered interaction log; prefill <judgement>; ' YES'/' NO'"
-    verdict_tokens = (" YES", " NO")
-    prefill = "<judgement>"
-
-    def document(self, trajectory: Trajectory) -> Document:
-        problem, turns = split_problem(trajectory)
-        segments = _interaction_log_opening("[1] USER:", problem)
-        prefix_end = len(segments)
-        number = 1
-        for turn in turns:
-            at = turn.index
-            if turn.role == "assistant":
-                number += 1
-                segments.append(Segment("fixed", f"[{number}] ASSISTANT:\n", at))
-                if turn.thought.strip():
-                    segments.append(Segment("thought", turn.thought.strip(), at))
-                    segments.append(Segment("fixed", "\n", at))
-                if turn.action.strip():
-                    segments.append(Segment("action", turn.action.strip(), at))
-                    segments.append(Segment("fixed", "\n", at))
-                segments.append(Segment("fixed", "\n", at))
-            if turn.observation.strip():
-                number += 1
-                role = "USER" if turn.role == "user" else "TOOL"
-                segments.append(Segment("fixed", f"[{number}] {role}:\n", at))
-                segments.append(Segment("observation", turn.observation.strip(), at))
-                segments.append(Segment("fixed", "\n\n", at))
-        segments.append(
-            Segment(
-                "fixed", "=== END INTERACTION ===\n\nThe assistant's final changes (git diff):\n"
-            )
-        )
-        segments.append(Segment("patch", patch_text(trajectory)))
-        segments.append(
-            Segment(
-                "fixed",
-                "\n\nBased on the interaction above, did the assistant resolve the user's initial "
-                "request? Answer YES or NO.",
-            )
-        )
-        return Document(JUDGE_SYSTEM, segments, prefix_end)
-
-
-class R2eGymTemplate(PromptTemplate):
-    """R2E-Gym / DeepSWE verifier layout: ``[STEP]`` blocks of ``[ASSISTANT]`` and ``[USER]`` turns,
-    ending with ``=== FINAL PATCH === [PATCH]...[/PATCH]``; prefill ``<judgement>``."""
-
-    name = "r2e-gym"
-    version = "2"
-    markers = (
-        r"=== ?(?:END )?INTERACTION(?: LOG)? ?===",
-        r"=== ?FINAL PATCH ?===",
-        r"\[/?(?:PATCH|ASSISTANT|USER)\]",
-        r"\[STEP \d+\]",
-    )
-    summary = "R2E-Gym verifier: [STEP] blocks, final [PATCH]; prefill <judgement>; ' YES'/' NO'"
-    verdict_tokens = (" YES", " NO")
-    prefill = "<judgement>"
-
-    def document(self, trajectory: Trajectory) -> Document:
-        problem, turns = split_problem(trajectory)
-        segments = _interaction_log_opening("[USER]", problem)
-        prefix_end = len(segments)
-        for number, turn in enumerate(turns, start=1):
-            at = turn.index
-            segments.append(Segment("fixed", f"[STEP {number}]\n", at))
-            if turn.role == "assistant":
-                segments.append(Segment("fixed", "[ASSISTANT]\n", at))
-                for kind, text in (("thought", turn.thought), ("action", turn.action)):
-                    if text.strip():
-                        segments.append(Segment(kind, text.strip(), at))  # type: ignore[arg-type]
-                        segments.append(Segment("fixed", "\n", at))
-            if turn.observation.strip():
-                segments.append(Segment("fixed", "[USER]\n", at))
-                segments.append(Segment("observation", turn.observation.strip(), at))
-                segments.append(Segment("fixed", "\n", at))
-            segments.append(Segment("fixed", "\n", at))
-        segments.append(
-            Segment("fixed", "=== END INTERACTION ===\n\n=== FINAL PATCH ===\n\n[PATCH]\n")
-        )
-        segments.append(Segment("patch", patch_text(trajectory)))
-        segments.append(Segment("fixed", "\n[/PATCH]"))
-        return Document(JUDGE_SYSTEM, segments, prefix_end)
-
-
-#: The built-in templates, registered by :mod:`swerm_plugin.builtins.templates`.
-BUILTIN_TEMPLATES: tuple[PromptTemplate, ...] = (
-    SweRmTemplate(),
-    SweGymTemplate(),
-    R2eGymTemplate(),
-)
 
 
 def get_template(name: str) -> PromptTemplate:

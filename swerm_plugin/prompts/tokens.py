@@ -77,6 +77,21 @@ class TokenizedChat:
     mark_chars: list[int]
     #: Character spans in ``text`` of the template's own special tokens.
     control_spans: list[tuple[int, int]] = field(default_factory=list)
+    #: The position in ``ids`` of each of those tokens, in the same order.
+    control_positions: list[int] = field(default_factory=list)
+
+    def cut_after(self, position: int) -> TokenizedChat:
+        """The chat up to and including the control token at ``ids[position]``."""
+        index = self.control_positions.index(position)
+        end_char = self.control_spans[index][1]
+        return TokenizedChat(
+            self.ids[: position + 1],
+            self.text[:end_char],
+            [min(m, position + 1) for m in self.marks],
+            [min(c, end_char) for c in self.mark_chars],
+            self.control_spans[: index + 1],
+            self.control_positions[: index + 1],
+        )
 
 
 class TokenizerKit:
@@ -163,7 +178,7 @@ class TokenizerKit:
             if sorted(found) != [0, 1]:
                 errors.append("the chat template dropped or repeated a message")
                 continue
-            return ChatSkeleton(self._parse(rendered + prefill))
+            return ChatSkeleton(self.parse(rendered + prefill))
         raise PromptRenderError(
             "the tokenizer's chat template cannot render a system + user conversation: "
             + "; ".join(errors)
@@ -185,7 +200,9 @@ class TokenizerKit:
             "(tokenizer.chat_template = ...) or use a model that ships one"
         )
 
-    def _parse(self, rendered: str) -> tuple[_Unit, ...]:
+    def parse(self, rendered: str) -> tuple[_Unit, ...]:
+        """A chat template's output with slot placeholders, split into the template's own
+        special tokens and text runs with slots."""
         units: list[_Unit] = []
         run: list[str | _Slot] = []
         for piece, is_slot in _split_slots(rendered):
@@ -257,12 +274,13 @@ class TokenizerKit:
         encodings = self.encode(runs)
         ids: list[int] = []
         run_start: list[int] = []
-        run_index = 0
+        control_positions: list[int] = []
         for unit in skeleton.units:
             if isinstance(unit, int):
+                control_positions.append(len(ids))
                 ids.append(unit)
                 continue
-            run_ids = encodings[run_index].ids
+            run_ids = encodings[len(run_start)].ids  # the runs come in skeleton order
             if not self.protected_ids.isdisjoint(run_ids):
                 raise PromptRenderError(
                     "the tokenizer produced a special token from plain text; swerm refuses to "
@@ -270,17 +288,27 @@ class TokenizerKit:
                 )
             run_start.append(len(ids))
             ids.extend(run_ids)
-            run_index += 1
         token_marks, char_marks = [], []
         for slot, offset in marks:
             run, in_run, in_text = slot_at[slot]
             token_marks.append(run_start[run] + _tokens_before(encodings[run], in_run + offset))
             char_marks.append(in_text + offset)
-        return TokenizedChat(ids, "".join(text_parts), token_marks, char_marks, controls)
+        text = "".join(text_parts)
+        return TokenizedChat(ids, text, token_marks, char_marks, controls, control_positions)
+
+
+def slot_text(index: int) -> str:
+    """The placeholder standing for slot ``index`` while a chat template is rendered."""
+    return _slot(index)
 
 
 def _slot(index: int) -> str:
     return f"{SLOT_OPEN}{index}{SLOT_CLOSE}"
+
+
+def slots_in(text: str) -> list[int]:
+    """The slot placeholders in ``text``, in order."""
+    return [int(m.group(1)) for m in _SLOT_RE.finditer(text)]
 
 
 def _split_slots(text: str) -> list[tuple[str, bool]]:

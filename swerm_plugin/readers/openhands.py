@@ -114,6 +114,8 @@ class EventResult:
         self.exit_status_raw: str | None = None
         self.model_name: str | None = None
         self.cost: float | None = None
+        #: Tool definitions shown to the model, as OpenAI function tools (SDK system prompts).
+        self.tools: list[dict[str, Any]] = []
 
 
 class _V0Events:
@@ -236,6 +238,8 @@ def _metadata(out: EventResult, statement: str) -> dict[str, Any]:
         metadata["system_prompt"] = out.system
     if out.task and out.task.strip() != statement:
         metadata["task_message"] = out.task
+    if out.tools:
+        metadata["tools"] = out.tools
     return metadata
 
 

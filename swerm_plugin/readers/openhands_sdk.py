@@ -18,6 +18,7 @@ the model name, cost and execution status; condensation, pause and token events 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Sequence
 from functools import partial
@@ -171,6 +172,20 @@ def _system_prompt(event: Obj) -> str:
     return event.text("system_prompt")
 
 
+def _tools(event: Obj) -> list[dict[str, Any]]:
+    """The system prompt's tools as OpenAI function tools. Saved events keep each tool's name
+    and description, not its parameter schema (the SDK derives that from Python classes)."""
+    tools = event.raw("tools")
+    out: list[dict[str, Any]] = []
+    for tool in tools if isinstance(tools, list) else ():
+        if isinstance(tool, dict) and isinstance(tool.get("title") or tool.get("name"), str):
+            function = {"name": tool.get("title") or tool.get("name")}
+            if isinstance(tool.get("description"), str):
+                function["description"] = tool["description"]
+            out.append({"type": "function", "function": function})
+    return out
+
+
 def trajectory_from_document(
     events: Sequence[Any], instance_id: str, path: str | Path, *, source: str = "openhands/sdk"
 ) -> Trajectory:
@@ -211,7 +226,9 @@ class _SdkEvents:
         elif kind == "MessageEvent":
             self._message(event)
         elif kind == "SystemPromptEvent":
-            self.out.system = self.out.system or _system_prompt(event)
+            if not self.out.system:
+                self.out.system = _system_prompt(event)
+                self.out.tools = _tools(event)
         elif kind == "ConversationStateUpdateEvent":
             self._state_update(event)
         elif kind == "ConversationErrorEvent":
@@ -237,7 +254,14 @@ class _SdkEvents:
             rendered = tool
         if tool == "finish" or (action is not None and action.raw("kind") == "FinishAction"):
             self._finished = True
-        step = Step(role="assistant", thought=thought, action=rendered, metadata={"tool": tool})
+        metadata: dict[str, Any] = {"tool": tool}
+        if call is not None:
+            arguments = call.raw("arguments")
+            if isinstance(arguments, dict):
+                arguments = json.dumps(arguments, ensure_ascii=False)
+            name = call.scalar_text("name") or tool
+            metadata["tool_call"] = {"name": name, "arguments": arguments or ""}
+        step = Step(role="assistant", thought=thought, action=rendered, metadata=metadata)
         self.out.steps.append(step)
         for ref in (event.raw("id"), event.raw("tool_call_id")):
             if isinstance(ref, str) and ref:

@@ -11,7 +11,12 @@
 
 from swerm_plugin.testing.cli import CliResult, run_cli
 from swerm_plugin.testing.mock import MockRewardBackend
-from swerm_plugin.testing.tiny_model import TINY_CHAT_TEMPLATE, TINY_SPECIAL_TOKENS, make_tiny_model
+from swerm_plugin.testing.tiny_model import (
+    TINY_CHAT_TEMPLATE,
+    TINY_SPECIAL_TOKENS,
+    make_tiny_model,
+    make_tiny_tokenizer,
+)
 
 __all__ = [
     "TINY_CHAT_TEMPLATE",
@@ -19,5 +24,6 @@ __all__ = [
     "CliResult",
     "MockRewardBackend",
     "make_tiny_model",
+    "make_tiny_tokenizer",
     "run_cli",
 ]

@@ -7,9 +7,37 @@ from pathlib import Path
 from typing import Any
 
 TINY_SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<YES>", "<NO>")
+#: ChatML with tools, in the shape of Qwen's templates: tool definitions in the system turn,
+#: tool results as a user turn of ``<tool_response>`` blocks, tool calls as ``<tool_call>`` JSON.
+#: A system + user conversation renders exactly as plain ChatML.
 TINY_CHAT_TEMPLATE = (
+    "{%- if tools %}"
+    "{{- '<|im_start|>system\\n' }}"
+    "{%- if messages[0]['role'] == 'system' %}{{- messages[0]['content'] + '\\n\\n' }}{%- endif %}"
+    "{{- '# Tools\\n<tools>' }}"
+    "{%- for tool in tools %}{{- '\\n' + (tool | tojson) }}{%- endfor %}"
+    "{{- '\\n</tools><|im_end|>\\n' }}"
+    "{%- elif messages[0]['role'] == 'system' %}"
+    "{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}"
+    "{%- endif %}"
     "{%- for message in messages %}"
-    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- if message['role'] == 'system' and loop.first %}"
+    "{%- elif message['role'] == 'tool' %}"
+    "{%- if loop.first or messages[loop.index0 - 1]['role'] != 'tool' %}"
+    "{{- '<|im_start|>user' }}{%- endif %}"
+    "{{- '\\n<tool_response>\\n' + message['content'] + '\\n</tool_response>' }}"
+    "{%- if loop.last or messages[loop.index0 + 1]['role'] != 'tool' %}"
+    "{{- '<|im_end|>\\n' }}{%- endif %}"
+    "{%- else %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] }}"
+    "{%- if message.tool_calls %}{%- for call in message.tool_calls %}"
+    "{{- '\\n<tool_call>\\n{\"name\": \"' + call['function']['name'] + '\", \"arguments\": ' }}"
+    "{%- if call['function']['arguments'] is string %}{{- call['function']['arguments'] }}"
+    "{%- else %}{{- call['function']['arguments'] | tojson }}{%- endif %}"
+    "{{- '}\\n</tool_call>' }}"
+    "{%- endfor %}{%- endif %}"
+    "{{- '<|im_end|>\\n' }}"
+    "{%- endif %}"
     "{%- endfor %}"
     "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
 )
@@ -55,34 +83,84 @@ index 3b18e51..a9c1f2d 100644
 """
 
 
-def make_tiny_model(folder: str | Path, seed: int = 0, **arch_overrides: Any) -> Path:
+#: Architecture families a tiny model can have: the transformers class-name prefix of each.
+TINY_ARCHITECTURES = {"qwen3_moe": "Qwen3Moe", "qwen3": "Qwen3", "qwen2": "Qwen2"}
+#: Heads a tiny model can have: the transformers class-name suffix of each.
+TINY_HEADS = {
+    "causal_lm": "ForCausalLM",
+    "seq_cls": "ForSequenceClassification",
+    "token_cls": "ForTokenClassification",
+}
+_MOE_FIELDS = {"moe_intermediate_size": 128, "num_experts": 8, "num_experts_per_tok": 2}
+
+
+def make_tiny_model(
+    folder: str | Path,
+    seed: int = 0,
+    *,
+    architecture: str = "qwen3_moe",
+    head: str = "causal_lm",
+    labels: tuple[str, ...] | list[str] | None = None,
+    **arch_overrides: Any,
+) -> Path:
     """Build a tiny random verifier in ``folder`` and return the folder.
 
     A byte-level BPE tokenizer trained on a small built-in corpus (special tokens
-    ``<|endoftext|>``, ``<|im_start|>``, ``<|im_end|>``, ``<YES>``, ``<NO>``; ChatML chat template;
-    `` YES`` and `` NO`` are single tokens) and a random ``Qwen3MoeForCausalLM`` (hidden 128,
-    2 layers, 8 experts with 2 active, 2 heads of head_dim 64, 32k positions), saved as
-    safetensors. ``arch_overrides`` replace config fields (e.g. ``hidden_size=512``). The same
-    seed gives byte-identical files. The saved files also load with transformers 4.5x and vLLM.
+    ``<|endoftext|>``, ``<|im_start|>``, ``<|im_end|>``, ``<YES>``, ``<NO>``; ChatML chat template
+    with tools, :data:`TINY_CHAT_TEMPLATE`; `` YES``, `` NO``, ``YES`` and ``NO`` are single
+    tokens) and a random model: by default a ``Qwen3MoeForCausalLM`` (hidden 128, 2 layers, 8
+    experts with 2 active, 2 heads of head_dim 64, 32k positions), saved as safetensors.
+
+    :param architecture: ``qwen3_moe``, ``qwen3`` (dense) or ``qwen2`` (dense, biased QKV).
+    :param head: ``causal_lm``, ``seq_cls`` (one output per sequence, read at the last token) or
+        ``token_cls`` (one output per token); the classifier heads have one output per name in
+        ``labels`` (default one output, ``"score"``), written to ``id2label``.
+    :param arch_overrides: replace config fields (e.g. ``hidden_size=512``).
+
+    The same arguments give byte-identical files, which also load with transformers 4.5x and
+    vLLM.
     """
     import torch
-    from transformers import Qwen3MoeConfig, Qwen3MoeForCausalLM
+    import transformers
 
-    _check_overrides(arch_overrides, Qwen3MoeConfig)
+    if architecture not in TINY_ARCHITECTURES or head not in TINY_HEADS:
+        raise ValueError(
+            f"make_tiny_model: architecture must be one of {sorted(TINY_ARCHITECTURES)} and head "
+            f"one of {sorted(TINY_HEADS)}, got {architecture!r} / {head!r}"
+        )
+    prefix = TINY_ARCHITECTURES[architecture]
+    config_class = getattr(transformers, f"{prefix}Config")
+    _check_overrides(arch_overrides, config_class)
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    ids, vocab_size = _train_tiny_tokenizer(out)
+    ids, vocab_size = make_tiny_tokenizer(out)
+    arch = _tiny_arch(architecture, ids, vocab_size)
+    if head != "causal_lm":
+        names = list(labels) if labels else ["score"]
+        arch["id2label"] = dict(enumerate(names))
+        arch["label2id"] = {name: index for index, name in enumerate(names)}
+    arch.update(arch_overrides)
+    config = config_class(**arch)
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        model = getattr(transformers, prefix + TINY_HEADS[head])(config).eval()
+    finally:
+        torch.random.set_rng_state(generator_state)
+    model.save_pretrained(out, safe_serialization=True)
+    _make_config_portable(out / "config.json", arch)
+    return out
+
+
+def _tiny_arch(architecture: str, ids: dict[str, int], vocab_size: int) -> dict[str, Any]:
     arch: dict[str, Any] = {
         "vocab_size": vocab_size,
         "hidden_size": 128,
         "intermediate_size": 256,
-        "moe_intermediate_size": 128,
         "num_hidden_layers": 2,
         "num_attention_heads": 2,
         "num_key_value_heads": 2,
         "head_dim": 64,
-        "num_experts": 8,
-        "num_experts_per_tok": 2,
         "max_position_embeddings": 32768,
         # Wider than the usual 0.02 so that different inputs give clearly different scores.
         "initializer_range": 0.2,
@@ -91,21 +169,17 @@ def make_tiny_model(folder: str | Path, seed: int = 0, **arch_overrides: Any) ->
         "eos_token_id": ids["<|im_end|>"],
         "bos_token_id": None,
     }
-    arch.update(arch_overrides)
-    config = Qwen3MoeConfig(**arch)
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        model = Qwen3MoeForCausalLM(config).eval()
-    finally:
-        torch.random.set_rng_state(generator_state)
-    model.save_pretrained(out, safe_serialization=True)
-    _make_config_portable(out / "config.json", arch)
-    return out
+    if architecture == "qwen3_moe":
+        arch.update(_MOE_FIELDS)
+    return arch
 
 
-def _train_tiny_tokenizer(out: Path) -> tuple[dict[str, int], int]:
-    """Train and save the tiny byte-level BPE; returns the special tokens' ids and vocab size."""
+def make_tiny_tokenizer(folder: str | Path) -> tuple[dict[str, int], int]:
+    """Train and save the tiny byte-level BPE tokenizer (and its config, with
+    :data:`TINY_CHAT_TEMPLATE`) in ``folder``; returns the special tokens' ids and the vocabulary
+    size. Needs only ``tokenizers`` (no torch), so environments without torch can build it."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE())
@@ -187,7 +261,8 @@ def _make_config_portable(path: Path, arch: dict[str, Any]) -> None:
 
     data = json.loads(path.read_text())
     data.pop("transformers_version", None)  # keeps files identical across library versions
-    data["num_experts"] = arch["num_experts"]
+    if "num_experts" in arch:
+        data["num_experts"] = arch["num_experts"]
     data.setdefault("rope_theta", (data.get("rope_parameters") or {}).get("rope_theta", 10000.0))
     data.setdefault("torch_dtype", data.get("dtype", "float32"))
     atomic_write_json(path, data)

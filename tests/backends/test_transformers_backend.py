@@ -83,7 +83,7 @@ def test_small_batch_budget_splits_without_changing_scores(
         assert a.raw == pytest.approx(b.raw, abs=1e-5)
 
 
-def test_judgement_templates_read_the_space_yes_token(
+def test_judgement_templates_read_the_trained_yes_token(
     local_backend: TransformersBackend,
     tiny_model_dir: Path,
     trajectory_factory: Callable[..., Trajectory],
@@ -91,7 +91,8 @@ def test_judgement_templates_read_the_space_yes_token(
     prompt = render_prompt(trajectory_factory(seed=2), "swe-gym", local_backend.tokenizer)
     (score,) = local_backend.score_batch([prompt])
     assert prompt.token_ids is not None
-    expected = reference_p_yes(tiny_model_dir, prompt.token_ids, "ĠYES", "ĠNO")
+    # After the "<judgement>" prefill the trained answer is "YES" (no space before it).
+    expected = reference_p_yes(tiny_model_dir, prompt.token_ids, "YES", "NO")
     assert score.raw == pytest.approx(expected, abs=1e-5)
 
 

@@ -111,6 +111,74 @@ def test_hook_swerm_register_templates(
     assert "terse" in refused.stderr  # the known names include the plugin's
 
 
+def test_hook_swerm_register_presets(
+    pm: pluggy.PluginManager, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from swerm_plugin.plugins import manager
+    from swerm_plugin.presets import VerifierPreset, resolve_verifier
+    from swerm_plugin.testing import run_cli
+
+    mine = VerifierPreset(
+        name="tiny-judge",
+        summary="a test judge",
+        weights="none",
+        base="tiny",
+        settings={"template": "r2e-gym", "max_tokens": 900},
+        serve=("--dtype", "float32"),
+        sources=("this test",),
+    )
+    # A plugin may also replace a built-in preset: it registers before the built-ins.
+    replaced = VerifierPreset(
+        name="swe-rm",
+        summary="replaced",
+        weights="w",
+        base="b",
+        settings={},
+        serve=(),
+        sources=("this test",),
+    )
+
+    class Plugin:
+        @hookimpl
+        def swerm_register_presets(self, register: Any) -> None:
+            register(mine)
+            register(replaced)
+
+    pm.register(Plugin())
+    hooks = hooks_for(pm)
+    assert hooks.preset("tiny-judge") is mine and hooks.preset("swe-rm") is replaced
+    builtin = {
+        "swe-gym-verifier",
+        "r2e-gym-verifier",
+        "openhands-critic-4b",
+        "openhands-critic-32b",
+    }
+    assert builtin <= set(hooks.presets())
+    resolved = resolve_verifier(SwermConfig(verifier="tiny-judge"), hooks)
+    assert (resolved.template, resolved.max_tokens) == ("r2e-gym", 900)
+    assert resolved.source_of("template") == "preset tiny-judge"
+    # Through the process-wide manager: `swerm presets` lists it, `score --verifier` uses it.
+    manager.get_plugin_manager().register(Plugin(), name="tiny-presets")
+    listed = run_cli("presets", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert "tiny-judge" in [entry["name"] for entry in json.loads(listed.stdout)]
+    traj = tmp_path / "t.traj.json"
+    traj.write_text(
+        '{"trajectory_format": "mini-swe-agent-1.1", "instance_id": "a__b-1", "info": {}, '
+        '"messages": [{"role": "user", "content": "fix it"}]}'
+    )
+    result = run_cli(
+        "score", traj, "--model", tiny_model_dir, "--verifier", "tiny-judge", "--explain"
+    )
+    assert result.exit_code == 0, result.output
+    assert "template r2e-gym v3" in result.stdout and "(budget 900)" in result.stdout
+    unknown = run_cli("score", traj, "--model", tiny_model_dir, "--verifier", "nope")
+    assert unknown.exit_code == 1
+    assert "unknown verifier preset 'nope'" in unknown.stderr and "tiny-judge" in unknown.stderr
+
+
 def test_hook_swerm_register_calibrators(pm: pluggy.PluginManager) -> None:
     import numpy as np
 

@@ -50,7 +50,10 @@ def golden_trajectory() -> Trajectory:
     )
 
 
-@pytest.mark.parametrize("name", ["swe-rm", "swe-gym", "r2e-gym"])
+ALL_TEMPLATES = ["swe-rm", "swe-gym", "r2e-gym", "openhands-critic", "openhands-critic-value"]
+
+
+@pytest.mark.parametrize("name", ALL_TEMPLATES)
 def test_golden_rendering(name: str, tiny_tokenizer: Any) -> None:
     prompt = render_prompt(golden_trajectory(), name, tiny_tokenizer)
     path = GOLDEN / f"{name}.txt"
@@ -62,8 +65,8 @@ def test_golden_rendering(name: str, tiny_tokenizer: Any) -> None:
 
 
 def test_builtin_templates_are_registered_with_name_and_version() -> None:
-    assert {"swe-rm", "swe-gym", "r2e-gym"} <= set(template_names())
-    for name in ("swe-rm", "swe-gym", "r2e-gym"):
+    assert set(ALL_TEMPLATES) <= set(template_names())
+    for name in ALL_TEMPLATES:
         template = get_template(name)
         assert template.name == name
         assert template.version.strip()
@@ -72,9 +75,13 @@ def test_builtin_templates_are_registered_with_name_and_version() -> None:
 def test_verdicts_follow_each_protocol() -> None:
     assert get_template("swe-rm").verdict_tokens == ("<YES>", "<NO>")
     assert get_template("swe-rm").prefill == ""
+    # Both judges were trained on "<judgement>YES</judgement>": after the prefill the verdict
+    # token is "YES" with no space before it (docs/presets.md).
     for name in ("swe-gym", "r2e-gym"):
-        assert get_template(name).verdict_tokens == (" YES", " NO")
+        assert get_template(name).verdict_tokens == ("YES", "NO")
         assert get_template(name).prefill == "<judgement>"
+    for name in ("openhands-critic", "openhands-critic-value"):
+        assert not get_template(name).reads_verdict
 
 
 def test_unknown_template_names_the_known_ones() -> None:
@@ -154,10 +161,13 @@ def test_an_action_repeated_as_content_is_not_shown_twice() -> None:
     assert (turns[0].thought, turns[0].action) == ("", "ls -la")
 
 
-@pytest.mark.parametrize("name", ["swe-rm", "swe-gym", "r2e-gym"])
-def test_an_empty_patch_is_said_explicitly(name: str) -> None:
-    document = get_template(name).document(golden_trajectory().model_copy(update={"patch": " "}))
-    assert EMPTY_PATCH in document.user
+def test_an_empty_patch_is_said_explicitly() -> None:
+    empty = golden_trajectory().model_copy(update={"patch": " "})
+    assert EMPTY_PATCH in get_template("swe-rm").document(empty).user
+    # The exact formats show the patch as their verifiers saw it: R2E-Gym an empty block,
+    # SWE-Gym no patch section at all.
+    assert "[PATCH]\n \n[/PATCH]" in get_template("r2e-gym").document(empty).user
+    assert "+++ b/p.py" not in get_template("swe-gym").document(golden_trajectory()).user
 
 
 @pytest.mark.parametrize("name", ["swe-rm", "swe-gym", "r2e-gym"])

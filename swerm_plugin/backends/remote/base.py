@@ -79,6 +79,8 @@ class RemoteBackend(RewardBackend):
     name: ClassVar[str]
     #: Whether prompts must come as token ids (so the backend loads a tokenizer).
     needs_tokenizer: bool = True
+    #: Whether the score is read from the two verdict tokens (not from a model's head).
+    reads_verdict: ClassVar[bool] = True
     #: Where the model list lives, relative to an endpoint URL.
     models_path: ClassVar[str] = "/v1/models"
 
@@ -201,6 +203,11 @@ class RemoteBackend(RewardBackend):
             return (
                 "the prompt has no token ids; render it with this backend's tokenizer (the "
                 "Verifier does) so that agent text is never parsed as markup by the server"
+            )
+        if self.reads_verdict and not prompt.reads_verdict:
+            return (
+                f"template '{prompt.template}' is read by a classification or value head, not "
+                "by verdict tokens: score it with the classify backend"
             )
         return None
 

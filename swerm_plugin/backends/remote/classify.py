@@ -4,13 +4,23 @@ runner (``/classify``, or ``/pooling`` for per-token values such as the OpenHand
 The score is one output of the head, chosen by ``remote.score_label``: a class index, or a label
 name looked up in the model's ``id2label``. By default a single-output head gives its only value
 and a two-class head its second class (the positive one). Per-token outputs are read at the last
-token, the end of the last turn. Outputs must already be probabilities (vLLM applies the head's
-sigmoid or softmax unless told not to).
+token, the end of the last turn.
+
+``remote.activation`` says how an output becomes a probability:
+
+* ``server``: vLLM's own activation (softmax across the outputs, or a sigmoid for one output or
+  a ``multi_label_classification`` config); the output must already lie in [0, 1];
+* ``sigmoid``: the raw logit (``use_activation: false``) through a sigmoid here: right for heads
+  trained with BCE per output, such as the OpenHands critic 4B, whichever activation the
+  server's config would pick;
+* ``raw``: the raw value as it is, for regression heads (the OpenHands critic 32B); a value
+  outside [0, 1] is clipped and the score flagged ``approximate``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -55,6 +65,7 @@ class ClassifyBackend(RemoteBackend):
     """One output of a served classifier's head as P(resolved)."""
 
     name: ClassVar[str] = "classify"
+    reads_verdict: ClassVar[bool] = False
 
     def __init__(self, config: SwermConfig) -> None:
         super().__init__(config)
@@ -109,11 +120,13 @@ class ClassifyBackend(RemoteBackend):
         return [score for chunk in done for score in chunk]
 
     async def _send(self, prompts: Sequence[Prompt]) -> list[Score]:
-        payload = {
+        payload: dict[str, Any] = {
             "model": self.model_name,
             "input": [prompt.token_ids for prompt in prompts],
             "add_special_tokens": False,
         }
+        if self.config.remote.activation != "server":
+            payload["use_activation"] = False
         start = time.perf_counter()
         try:
             reply = await self.client.post_json(
@@ -126,13 +139,22 @@ class ClassifyBackend(RemoteBackend):
             return [self.failed(prompt, str(exc), elapsed) for prompt in prompts]
         elapsed = time.perf_counter() - start
         return [
-            self.scored(value, elapsed)
-            if 0.0 <= value <= 1.0
-            else self.failed(
-                prompt,
-                f"the head's output {value:g} is not a probability; serve the model with its "
-                "activation on (vLLM's default) or pick another output with remote.score_label",
-                elapsed,
-            )
+            self._probability(prompt, value, elapsed)
             for prompt, value in zip(prompts, values, strict=True)
         ]
+
+    def _probability(self, prompt: Prompt, value: float, elapsed: float) -> Score:
+        activation = self.config.remote.activation
+        if activation == "sigmoid":
+            return self.scored(0.5 * (1.0 + math.tanh(value / 2.0)), elapsed)  # no overflow
+        if 0.0 <= value <= 1.0:
+            return self.scored(value, elapsed)
+        if activation == "raw" and math.isfinite(value):
+            return self.scored(min(1.0, max(0.0, value)), elapsed, approximate=True)
+        return self.failed(
+            prompt,
+            f"the head's output {value:g} is not a probability; serve the model with its "
+            "activation on (vLLM's default), set remote.activation to 'sigmoid' (logits) or "
+            "'raw' (a value head), or pick another output with remote.score_label",
+            elapsed,
+        )

@@ -3,11 +3,15 @@
 * ``fake_server``: starts servers from ``fake_server.py`` (own processes on 127.0.0.1) whose
   answers the tests know and whose faults they inject.
 * ``vllm_server`` / ``vllm_classify_server``: real vLLM CPU servers from ``.venv-vllm`` (built on
-  first use, then reused), started once per session, together, on the tiny model.
+  first use, then reused), started once per session, together: the tiny model generating, and
+  the same model converted by ``swerm convert seq-cls`` into a one-logit classifier.
+* ``start_vllm``: a context manager for the few tests that need a model of their own (the
+  OpenHands critics' head shapes); each such module starts one and stops it when done.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -267,30 +271,40 @@ def served_model_dir(
 
 
 @pytest.fixture(scope="session")
+def classifier_dir(served_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The served model as a one-logit sequence classifier (``swerm convert seq-cls``)."""
+    from swerm_plugin.convert import convert_seq_cls
+
+    target = tmp_path_factory.mktemp("classifier") / "model"
+    return convert_seq_cls(served_model_dir, target, ("<YES>", "<NO>")).target_path
+
+
+@pytest.fixture(scope="session")
 def vllm_servers(
-    vllm_python: Path, served_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    vllm_python: Path,
+    served_model_dir: Path,
+    classifier_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, VllmServer]]:
     """A generating server and a classifying one (vLLM's pooling runner cannot share a process
-    with generation), started together so their start-ups overlap; stopped at session end."""
+    with generation), started together so their start-ups overlap; stopped at session end.
+    Both serve the same weights: the classifier is the generator converted, so its /classify
+    must agree with the generator's /generative_scoring."""
     logs = tmp_path_factory.mktemp("vllm-logs")
-    critic_overrides = {"classifier_from_token": ["<NO>", "<YES>"], "method": "no_post_processing"}
     servers = {
         "generate": VllmServer(
-            vllm_python, served_model_dir, served_name=GENERATE_NAME, log_path=logs / "gen.log"
+            vllm_python,
+            served_model_dir,
+            served_name=GENERATE_NAME,
+            log_path=logs / "gen.log",
+            extra_args=["--enable-prefix-caching"],
         ),
         "classify": VllmServer(
             vllm_python,
-            served_model_dir,
+            classifier_dir,
             served_name=CLASSIFY_NAME,
             log_path=logs / "classify.log",
-            extra_args=[
-                "--runner",
-                "pooling",
-                "--convert",
-                "classify",
-                "--hf-overrides",
-                json.dumps(critic_overrides),
-            ],
+            extra_args=["--runner", "pooling", "--enable-prefix-caching"],
         ),
     }
     try:
@@ -307,6 +321,24 @@ def _ready(server: VllmServer) -> VllmServer:
         return server.wait(timeout_s=600)
     except VllmServerError as exc:
         pytest.fail(f"the vLLM server did not start: {exc}", pytrace=False)
+
+
+@contextlib.contextmanager
+def start_vllm(
+    python: Path, model_dir: Path, name: str, log_dir: Path, extra_args: list[str]
+) -> Iterator[VllmServer]:
+    """One more vLLM server for one test module (started, waited for, stopped after)."""
+    server = VllmServer(
+        python,
+        model_dir,
+        served_name=name,
+        log_path=log_dir / f"{name}.log",
+        extra_args=extra_args,
+    )
+    try:
+        yield _ready(server.start())
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -258,11 +258,17 @@ class Handler(BaseHTTPRequestHandler):
         data = []
         for index, ids in enumerate(body["input"]):
             p = oracle_score(ids)
+            # use_activation false: the raw logits, whose sigmoids are the probabilities.
+            outputs = [1 - p, p] if body.get("use_activation", True) else [-logit(p), logit(p)]
             if path == "/classify":
-                data.append({"index": index, "label": "LABEL_1", "probs": [1 - p, p]})
+                data.append({"index": index, "label": "LABEL_1", "probs": outputs})
             else:
-                data.append({"index": index, "object": "pooling", "data": [1 - p, p]})
+                data.append({"index": index, "object": "pooling", "data": outputs})
         self._send(200, {"object": "list", "model": self.state.model, "data": data})
+
+
+def logit(p: float) -> float:
+    return math.log(p / (1 - p))
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from swerm_plugin.testing.vllm_cpu import free_port
 from swerm_plugin.verifier import Verifier
 
 from .conftest import FakeServer, config_for, make_prompt, sample_trajectories
-from .fake_server import oracle_score
+from .fake_server import logit, oracle_score
 
 PREFIXES = ([11, 12, 13, 14, 15], [21, 22, 23, 24, 25], [31, 32, 33, 34, 35])
 
@@ -427,8 +427,56 @@ def test_classify_reads_the_configured_output(
         p = oracle_score(prompt.token_ids)
         assert score.raw == pytest.approx(p if positive else 1 - p)
     bodies = [entry["body"] for entry in server.log()]
-    assert [len(b["input"]) for b in bodies] == [4, 2]
+    assert sorted(len(b["input"]) for b in bodies) == [2, 4]  # sent concurrently: any order
     assert {entry["path"] for entry in server.log()} == {f"/{route}"}
+
+
+@pytest.mark.parametrize("activation", ["server", "sigmoid", "raw"])
+def test_classify_activation(
+    fake_server: Callable[..., FakeServer],
+    tiny_model_dir: Path,
+    verdict_ids: tuple[int, int],
+    activation: str,
+) -> None:
+    """server: the server's probabilities; sigmoid: raw logits asked for and squashed here (a
+    BCE head read whatever the server's config says); raw: values as they are, clipped to
+    [0, 1] and flagged when they were outside (a regression head)."""
+    server = fake_server()
+    prompts = task_prompts(verdict_ids, per_task=3)
+    config = config_for([server.url], tiny_model_dir, score_label=1, activation=activation)
+    backend = ClassifyBackend(config)
+    try:
+        scores = backend.score_batch(prompts)
+    finally:
+        backend.close()
+    (entry,) = server.log()
+    assert ("use_activation" in entry["body"]) == (activation != "server")
+    for prompt, score in zip(prompts, scores, strict=True):
+        p = oracle_score(prompt.token_ids)
+        assert score.error is None, score.error
+        if activation == "raw":  # the fake's raw output is the logit, log(p / (1 - p))
+            value = logit(p)
+            assert score.raw == pytest.approx(min(1.0, max(0.0, value)))
+            assert score.approximate == (not 0.0 <= value <= 1.0)
+        else:
+            assert score.raw == pytest.approx(p, abs=1e-9) and not score.approximate
+
+
+def test_classify_refuses_logits_read_as_probabilities(
+    fake_server: Callable[..., FakeServer], tiny_model_dir: Path, verdict_ids: tuple[int, int]
+) -> None:
+    """A head whose outputs are logits, read with the server's activation off but no activation
+    here, is an error that says what to set; never a number outside [0, 1]."""
+    server = fake_server()
+    prompts = task_prompts(verdict_ids, per_task=2)
+    backend = ClassifyBackend(config_for([server.url], tiny_model_dir, score_label=1))
+    try:
+        score = backend._probability(prompts[0], 5.0, 0.1)  # a logit where p was expected
+    finally:
+        backend.close()
+    assert score.raw is None
+    assert "is not a probability" in (score.error or "")
+    assert "remote.activation" in (score.error or "")
 
 
 def test_classify_unknown_label_lists_the_models_labels(
@@ -442,3 +490,26 @@ def test_classify_unknown_label_lists_the_models_labels(
         backend.close()
     assert "score_label 'resolved' is not a label of the model" in (score.error or "")
     assert "LABEL_0" in (score.error or "")
+
+
+def test_verdict_backends_refuse_a_head_templates_prompt(
+    fake_server: Callable[..., FakeServer], tiny_model_dir: Path, verdict_ids: tuple[int, int]
+) -> None:
+    """A critic's prompt has no verdict position: vllm and openai refuse it before sending."""
+    from transformers import AutoTokenizer
+
+    from swerm_plugin.prompts import render_prompt
+
+    server = fake_server()
+    (trajectory,) = sample_trajectories(1, 1)
+    prompt = render_prompt(
+        trajectory, "openhands-critic", AutoTokenizer.from_pretrained(tiny_model_dir)
+    )
+    for cls in (VllmBackend, OpenAIBackend):
+        backend = cls(config_for([server.url], tiny_model_dir))
+        try:
+            (score,) = backend.score_batch([prompt])
+        finally:
+            backend.close()
+        assert score.raw is None and "score it with the classify backend" in (score.error or "")
+    assert server.log() == []
