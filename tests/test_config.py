@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from swerm_plugin.config import SECRET_MASK, ConfigError, is_enabled, load_config, valid_keys
+from swerm_plugin.config import SECRET_MASK, is_enabled, load_config, valid_keys
+from swerm_plugin.errors import ConfigError
 
 
 def write(path: Path, text: str) -> Path:

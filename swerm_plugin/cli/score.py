@@ -218,14 +218,8 @@ def score_command(
     )
     get_hooks(config).check_template(config.template)  # before loading any model
     problems = Problems(strict=strict)
-    if engine["engine"] == "ray" or engine["address"] or engine["actors"] != 1:
-        if as_json or retry_errors or instances:
-            raise click.UsageError(
-                "--json, --retry-errors and --instances work with --engine local only"
-            )
+    if _wants_ray(engine, local_only=as_json or retry_errors or bool(instances)):
         return _score_on_ray(paths, config, output, explain, chunk_size, problems, **engine)
-    if engine["gpus_per_actor"]:
-        raise click.UsageError("--address, --actors and --gpus-per-actor need --engine ray")
     if output is not None:
         ScoresOutput(output, inputs=paths).check()  # refuse a foreign file before any work
     trajectories = load_trajectories(paths, problems, instances)
@@ -250,6 +244,18 @@ def score_command(
             run = score_into(
                 scorer, trajectories, write, output=sink, chunk_size=chunk_size, advance=advance
             )
+    return _finish(run, records, problems, output, as_json=as_json)
+
+
+def _finish(
+    run: ScoreRun,
+    records: list[dict[str, Any]],
+    problems: Problems,
+    output: Path | None,
+    *,
+    as_json: bool,
+) -> int:
+    """Report what the run did (summary, failures, the table or ``--json``); the exit code."""
     _report(run, problems, output)
     if as_json:
         print_json(
@@ -271,6 +277,19 @@ def _summary(run: ScoreRun, output: Path | None) -> dict[str, Any]:
         "cost_usd": run.cost_usd if run.billed else None,
         "output": None if output is None else str(output),
     }
+
+
+def _wants_ray(engine: dict[str, Any], *, local_only: bool) -> bool:
+    """Whether ``--engine`` and its options ask for a Ray job (usage errors where they clash)."""
+    if engine["engine"] == "ray" or engine["address"] or engine["actors"] != 1:
+        if local_only:
+            raise click.UsageError(
+                "--json, --retry-errors and --instances work with --engine local only"
+            )
+        return True
+    if engine["gpus_per_actor"]:
+        raise click.UsageError("--address, --actors and --gpus-per-actor need --engine ray")
+    return False
 
 
 def _score_on_ray(

@@ -74,7 +74,7 @@ def test_error_is_one_line_without_traceback(
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
-    from swerm_plugin.config import ConfigError
+    from swerm_plugin.errors import ConfigError
 
     (tmp_path / "swerm.toml").write_text("modle = 1\n")
     with pytest.raises(ConfigError):
