@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from swerm_plugin.config import SwermConfig
 from swerm_plugin.errors import IntegrationError
 from swerm_plugin.integrations.common import (
     Outcome,
@@ -133,13 +134,7 @@ class SwermRunHook(_RunHookBase):
         session.log_path = decisions_log_in(session.config, self._output_dir)
         loop = swerm_retry_loop(_agent_config(run))
         if loop is not None:
-            problems = check_retry_loop(loop, session.config)
-            if problems:
-                raise IntegrationError(
-                    "SWE-agent's retry loop does not fit swerm's reviewer: "
-                    + "; ".join(problems)
-                    + ". Write it with `swerm sweagent retry-config`."
-                )
+            ensure_loop_fits(loop, session.config)
             self._reviewed = True
             self._max_attempts = int(loop["max_attempts"])
 
@@ -241,6 +236,17 @@ def _submit(outcome: Outcome, pred: Path, submitted: Path) -> None:
         rewrite_prediction(pred, outcome.patch)
 
 
+def ensure_loop_fits(loop: Mapping[str, Any], config: SwermConfig) -> None:
+    """Refuse a swerm-reviewed ``retry_loop`` that would break swerm's decisions."""
+    problems = check_retry_loop(loop, config)
+    if problems:
+        raise IntegrationError(
+            "SWE-agent's retry loop does not fit swerm's reviewer: "
+            + "; ".join(problems)
+            + ". Write it with `swerm sweagent retry-config`."
+        )
+
+
 def run_batch(args: Sequence[str]) -> None:
     """``sweagent run-batch`` with every argument passed through, :class:`SwermRunHook` added
     to the run and swerm's reviewer registered with litellm. With swerm off, SWE-agent runs
@@ -256,12 +262,14 @@ def run_batch(args: Sequence[str]) -> None:
     cli = BasicCLI(sweagent_run_batch.RunBatchConfig, help_text=help_text)
     config = cli.get_config(list(args))
     agent = config.agent.model_dump(mode="json")
-    reviewer = swerm_retry_loop(agent) is not None
+    loop = swerm_retry_loop(agent)
     # Naming swerm's reviewer in SWE-agent's config switches swerm on, like naming a class.
-    session = get_session("swe-agent", explicit=reviewer)
+    session = get_session("swe-agent", explicit=loop is not None)
     if session is None:
         log.warning("swerm is off (set SWERM_CONFIG or SWERM=1); running SWE-agent unchanged")
     if session is not None:
+        if loop is not None:  # what is wrong in the config first, then whether the model answers
+            ensure_loop_fits(loop, session.config)
         session.check_verifier()
     run = sweagent_run_batch.RunBatch.from_config(config)
     if session is not None:
