@@ -154,3 +154,8 @@ class IntegrationError(SwermError, RuntimeError):
 
 class PlotsUnavailable(SwermError, RuntimeError):
     """matplotlib is not installed."""
+
+
+class DistillError(SwermError, ValueError):
+    """A distillation cannot run as asked (teacher scores, student, output folder); the message
+    says what to change."""

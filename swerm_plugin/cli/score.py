@@ -137,6 +137,11 @@ def _report(run: ScoreRun, problems: Problems, output: Path | None) -> None:
     show_default=True,
     help="Trajectories scored per round (results are written after each round).",
 )
+@click.option(
+    "--topk",
+    type=click.IntRange(min=1),
+    help="Also record the K likeliest next tokens' log-probs (for swerm distill; 5 is good).",
+)
 @strict_option
 @json_option
 def score_command(
@@ -149,16 +154,21 @@ def score_command(
     retry_errors: bool,
     explain: bool,
     chunk_size: int,
+    topk: int | None,
     strict: bool,
     as_json: bool,
 ) -> int:
     """Score trajectory files (any supported framework format) with a reward model."""
     from swerm_plugin.plugins.manager import get_hooks
     from swerm_plugin.scores import ScoresOutput, score_into
-    from swerm_plugin.verifier import Verifier
+    from swerm_plugin.verifier import Verifier, topk_unsupported
 
-    config = config_from(backend=backend, model=model, template=template, max_tokens=max_tokens)
+    config = config_from(
+        backend=backend, model=model, template=template, max_tokens=max_tokens, topk=topk
+    )
     get_hooks(config).check_template(config.template)  # before loading any model
+    if problem := topk_unsupported(config):
+        raise click.UsageError(problem)
     problems = Problems(strict=strict)
     if output is not None:
         ScoresOutput(output, inputs=paths).check()  # refuse a foreign file before any work
@@ -168,7 +178,11 @@ def score_command(
         if explain:
             _explain(verifier, trajectories)
             return problems.exit_code(done=len(trajectories), what="read")
-        sink = ScoresOutput(output, inputs=paths, retry_errors=retry_errors) if output else None
+        sink = (
+            ScoresOutput(output, inputs=paths, retry_errors=retry_errors, topk=config.topk)
+            if output
+            else None
+        )
 
         def write(record: dict[str, Any]) -> None:
             records.append(record)

@@ -55,6 +55,14 @@ class ClassifyBackend(RemoteBackend):
     """One output of a served classifier's head as P(resolved)."""
 
     name: ClassVar[str] = "classify"
+    applies_card: ClassVar[bool] = False
+
+    @classmethod
+    def topk_unsupported(cls, config: SwermConfig) -> str | None:
+        return (
+            "the classify backend reads a classification or value head, which has no "
+            "next-token distribution to take the top-K of (--topk)"
+        )
 
     def __init__(self, config: SwermConfig) -> None:
         super().__init__(config)
