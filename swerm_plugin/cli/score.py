@@ -178,11 +178,8 @@ def score_command(
         if explain:
             _explain(verifier, trajectories)
             return problems.exit_code(done=len(trajectories), what="read")
-        sink = (
-            ScoresOutput(output, inputs=paths, retry_errors=retry_errors, topk=config.topk)
-            if output
-            else None
-        )
+        resume: dict[str, Any] = {"retry_errors": retry_errors, "topk": config.topk}
+        sink = ScoresOutput(output, inputs=paths, **resume) if output else None
 
         def write(record: dict[str, Any]) -> None:
             records.append(record)

@@ -30,7 +30,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from swerm_plugin.distill import SplitPlan
 from swerm_plugin.model import Trajectory
+from swerm_plugin.readers import load
 from swerm_plugin.testing import make_tiny_model, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,8 +108,6 @@ def write_mini_trajectory(folder: Path, instance_id: str, problem: str, patch: s
 
 def write_rule_runs(root: Path, seed: int = 0) -> RuleData:
     """``PER_TASK`` run folders of ``N_TASKS`` tasks, and one labels file naming both runs."""
-    from swerm_plugin.readers import load
-
     rng = random.Random(seed)
     runs = [root / f"run{i + 1}" for i in range(PER_TASK)]
     labels: dict[str, dict[str, bool]] = {run.name: {} for run in runs}
@@ -180,8 +180,6 @@ def rule_data(tmp_path_factory: pytest.TempPathFactory) -> RuleData:
 
 @pytest.fixture(scope="session")
 def teacher_dir(rule_data: RuleData, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from swerm_plugin.readers import load
-
     trajectories = [t for run in rule_data.runs for t in load(run)]
     fit_on = trajectories[::3]  # a third is enough: the fitted head generalises to the rest
     return build_teacher(tmp_path_factory.mktemp("teacher") / "m", fit_on, rule_data.good_lines)
@@ -260,6 +258,18 @@ def kill_at_first_checkpoint(args: list[Any], out: Path, log: Path) -> list[str]
             process.wait(timeout=30)
 
 
+def held_out(rule_data: RuleData) -> list[Trajectory]:
+    """The validation and test trajectories: none of them was trained on."""
+    plan = SplitPlan(**SPLIT)
+    seen: set[str] = set()
+    out = []
+    for trajectory in (t for run in rule_data.runs for t in load(run)):
+        if plan.of(trajectory.instance_id) != "train" and trajectory.content_hash() not in seen:
+            seen.add(trajectory.content_hash())
+            out.append(trajectory)
+    return out
+
+
 @pytest.fixture(scope="session")
 def distilled(
     rule_data: RuleData,
@@ -275,3 +285,62 @@ def distilled(
     assert result.exit_code in (0, 3), result.stderr
     report = json.loads(result.stdout)
     return Distilled(out, report["card"], killed_at, result.stderr, report["problems"])
+
+
+# --- a small, fast case: a few trajectories with teacher records written by the test ---
+
+
+@dataclass(frozen=True)
+class SmallCase:
+    """One run of ``SMALL_TASKS`` tasks, teacher records for them (made up, in the real file
+    format, rendered with the tiny model's tokenizer) and the tiny model as the student."""
+
+    run: Path
+    scores: Path
+    student: Path
+    records: list[dict[str, Any]]
+
+
+SMALL_TASKS = 12
+
+
+def small_teacher_records(trajectories: list[Trajectory], model: Path) -> list[dict[str, Any]]:
+    from transformers import AutoTokenizer
+
+    from swerm_plugin.model import Score, TopLogprobs
+    from swerm_plugin.prompts import render_prompt
+    from swerm_plugin.scores import score_record
+
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    records = []
+    for index, trajectory in enumerate(trajectories):
+        prompt = render_prompt(trajectory, "swe-rm", tokenizer)
+        yes, no = prompt.verdict_token_ids or (0, 0)
+        first, second = (yes, no) if index % 3 else (no, yes)
+        logprobs = [-0.3 - 0.05 * index, -1.5, -5.0, -6.0, -7.0]
+        raw = 1 / (1 + math.exp(logprobs[1] - logprobs[0]))
+        score = Score(
+            raw=raw if first == yes else 1 - raw,
+            backend="transformers",
+            model=str(model),
+            template=prompt.template,
+            template_version=prompt.template_version,
+            n_tokens=prompt.n_tokens,
+            topk=TopLogprobs(ids=[first, second, 10, 11, 12], logprobs=logprobs),
+        )
+        records.append(score_record(trajectory, score))
+    return records
+
+
+@pytest.fixture
+def small_case(tmp_path: Path, tiny_model_dir: Path) -> SmallCase:
+    from swerm_plugin.jsonl import atomic_write_jsonl
+
+    rng = random.Random(5)
+    run = tmp_path / "run"
+    for task in range(SMALL_TASKS):
+        write_mini_trajectory(run, f"acme__small-{task}", f"Task {task}", _patch(task % 5, rng))
+    records = small_teacher_records(list(load(run)), tiny_model_dir)
+    scores = tmp_path / "teacher.jsonl"
+    atomic_write_jsonl(scores, records)
+    return SmallCase(run, scores, tiny_model_dir, records)

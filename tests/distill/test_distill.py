@@ -13,26 +13,13 @@ from scipy.stats import spearmanr
 from swerm_plugin.config import SwermConfig
 from swerm_plugin.distill import SplitPlan
 from swerm_plugin.model import Score, Trajectory
-from swerm_plugin.readers import load
 from swerm_plugin.scores import read_scores
 from swerm_plugin.testing import run_cli
 from swerm_plugin.verifier import Verifier
 
-from .conftest import EPOCHS, SPLIT, TEMPLATE, Distilled, RuleData
+from .conftest import EPOCHS, SPLIT, TEMPLATE, Distilled, RuleData, held_out
 
 pytestmark = pytest.mark.slow
-
-
-def held_out(rule_data: RuleData) -> list[Trajectory]:
-    """The validation and test trajectories: none of them was trained on."""
-    plan = SplitPlan(**SPLIT)
-    seen: set[str] = set()
-    out = []
-    for trajectory in (t for run in rule_data.runs for t in load(run)):
-        if plan.of(trajectory.instance_id) != "train" and trajectory.content_hash() not in seen:
-            seen.add(trajectory.content_hash())
-            out.append(trajectory)
-    return out
 
 
 def local_scores(model: Path, trajectories: list[Trajectory]) -> list[Score]:
