@@ -16,7 +16,7 @@ from typing import Any
 from swerm_plugin.backends.card import CARD_FILE, CARD_FORMAT, CARD_VERSION
 from swerm_plugin.distill.checkpoint import WORK_DIR
 from swerm_plugin.distill.student import save_model_folder
-from swerm_plugin.jsonl import atomic_write_json
+from swerm_plugin.jsonl import atomic_write_json, current_umask
 
 #: The loss, named in the card.
 OBJECTIVE = "forward KL(teacher top-K, temperature-scaled || student over the same tokens)"
@@ -46,6 +46,8 @@ def write_output(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     save_model_folder(model, tokenizer, source, staging)
+    mode = 0o666 & ~current_umask()  # safetensors writes its file 0600: readable like the rest
     for item in staging.iterdir():
+        os.chmod(item, mode)
         os.replace(item, folder / item.name)
     atomic_write_json(folder / CARD_FILE, card)

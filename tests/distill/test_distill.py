@@ -90,6 +90,8 @@ def test_the_output_is_a_model_folder_with_its_card(
     files = {p.name for p in distilled.output.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "swerm-card.json"} <= files
     assert not any(name.startswith(".") for name in files), "the work folder is removed"
+    modes = {path.stat().st_mode & 0o777 for path in distilled.output.iterdir()}
+    assert len(modes) == 1, "the weights are as readable as the other files"
     card = json.loads((distilled.output / "swerm-card.json").read_text())
     assert card == distilled.card
     assert card["format"] == "swerm-card" and card["method"] == "FIRST"
