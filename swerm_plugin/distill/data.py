@@ -291,10 +291,11 @@ def _checked(data: DistillData, tokenizer: Any) -> DistillData:
         )
     for split in SPLITS:
         if not data.part(split):
+            change = "lower" if split == "train" else "raise"
             raise DistillError(
                 f"the {split} split is empty: {len(data.examples)} trajectories of "
                 f"{len({e.trajectory.instance_id for e in data.examples})} tasks are too few "
                 "for the split fractions",
-                hint="give more tasks, or raise --val-fraction / --test-fraction",
+                hint=f"give more tasks, or {change} --val-fraction / --test-fraction",
             )
     return data

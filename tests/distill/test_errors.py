@@ -186,10 +186,17 @@ def test_a_student_with_another_tokenizer_is_refused(small_case: SmallCase, tmp_
     assert "hint: pick a student of the teacher's model family" in result.stderr
 
 
-def test_too_few_tasks_for_the_split_are_refused(small_case: SmallCase, tmp_path: Path) -> None:
-    result = distill(small_case, tmp_path / "out", "--val-fraction", 0.001)
-    assert result.exit_code == 1 and "the val split is empty" in result.stderr
-    assert "raise --val-fraction / --test-fraction" in result.stderr
+@pytest.mark.parametrize(
+    ("fractions", "split", "change"),
+    [((0.001, 0.3), "val", "raise"), ((0.6, 0.5), "train", "lower")],
+)
+def test_too_few_tasks_for_the_split_are_refused(
+    small_case: SmallCase, tmp_path: Path, fractions: tuple[float, float], split: str, change: str
+) -> None:
+    val, test = fractions
+    result = distill(small_case, tmp_path / "out", "--val-fraction", val, "--test-fraction", test)
+    assert result.exit_code == 1 and f"the {split} split is empty" in result.stderr
+    assert f"{change} --val-fraction / --test-fraction" in result.stderr
 
 
 def test_a_foreign_output_folder_is_left_alone(small_case: SmallCase, tmp_path: Path) -> None:

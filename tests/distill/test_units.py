@@ -176,7 +176,7 @@ def test_scale_probability_divides_the_logit() -> None:
 
 
 def test_the_transformers_backend_applies_the_card_temperature(
-    tiny_model_dir: Path, local_backend: object, tmp_path: Path, trajectory_factory: object
+    tiny_model_dir: Path, tmp_path: Path, trajectory_factory: object
 ) -> None:
     from swerm_plugin.config import SwermConfig
     from swerm_plugin.verifier import Verifier
