@@ -35,6 +35,8 @@ from swerm_plugin.model import Trajectory
 from swerm_plugin.readers import load
 from swerm_plugin.testing import make_tiny_model, run_cli
 
+from ..conftest import write_mini_document
+
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = "r2e-gym"
 #: Each of a patch's four lines is the good or the bad variant of its slot; both variants of a
@@ -94,16 +96,7 @@ def write_mini_trajectory(folder: Path, instance_id: str, problem: str, patch: s
         {"role": "user", "content": "<returncode>0</returncode>\n<output>\nok\n</output>"},
         {"role": "exit", "content": patch, "extra": {"exit_status": "Submitted"}},
     ]
-    document = {
-        "info": {"exit_status": "Submitted", "submission": patch, "mini_version": "2.4.6"},
-        "messages": messages,
-        "trajectory_format": "mini-swe-agent-1.1",
-        "instance_id": instance_id,
-    }
-    path = folder / instance_id / f"{instance_id}.traj.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document))
-    return path
+    return write_mini_document(folder, instance_id, messages, patch)
 
 
 def write_rule_runs(root: Path, seed: int = 0) -> RuleData:
