@@ -172,3 +172,8 @@ class ServeError(SwermError, RuntimeError):
 class JudgeError(SwermError, ValueError):
     """A judge pool or exemplars file is not usable, or exemplars cannot be chosen as asked;
     the message names the file and says what to do."""
+
+
+class DistillError(SwermError, ValueError):
+    """A distillation cannot run as asked (teacher scores, student, output folder); the message
+    says what to change."""

@@ -11,7 +11,7 @@ import hashlib
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ExitStatus = Literal["submitted", "finished", "error", "limit", "unknown"]
 EXIT_STATUSES: tuple[ExitStatus, ...] = ("submitted", "finished", "error", "limit", "unknown")
@@ -86,6 +86,25 @@ class Trajectory(_Model):
         return bool(self.patch.strip())
 
 
+class TopLogprobs(_Model):
+    """The K most likely next tokens at the verdict position, most likely first: token ids and
+    their log-probabilities over the whole vocabulary (natural log, before any temperature).
+
+    What ``swerm score --topk K`` records for distillation (``swerm distill``).
+    """
+
+    ids: list[int]
+    logprobs: list[float]
+
+    @model_validator(mode="after")
+    def _same_length(self) -> TopLogprobs:
+        if len(self.ids) != len(self.logprobs):
+            raise ValueError(f"{len(self.ids)} token ids but {len(self.logprobs)} log-probs")
+        if len(set(self.ids)) != len(self.ids):
+            raise ValueError("a token id is listed twice")
+        return self
+
+
 class Score(_Model):
     """The verifier's answer for one trajectory.
 
@@ -111,6 +130,14 @@ class Score(_Model):
     )
     sanitized: bool = Field(
         default=False, description="sent as text with agent markup neutralised, not as ids"
+    )
+    temperature: float | None = Field(
+        default=None,
+        gt=0.0,
+        description="the model folder's swerm-card.json temperature, applied before 'raw'",
+    )
+    topk: TopLogprobs | None = Field(
+        default=None, description="the top-K next-token log-probs (swerm score --topk)"
     )
     latency_s: float | None = None
     n_samples: int | None = Field(

@@ -104,6 +104,11 @@ def _first_record(path: Path) -> Any:
     return None
 
 
+def _has_topk(record: dict[str, Any], k: int) -> bool:
+    top = record.get("topk")
+    return isinstance(top, dict) and isinstance(top.get("ids"), list) and len(top["ids"]) >= k
+
+
 class ScoresOutput:
     """A scores file a run appends to and a later run resumes (see the module docs).
 
@@ -113,14 +118,22 @@ class ScoresOutput:
     :param inputs: the run's input paths; the output may not be one of them (or inside a
         folder given as input, when it already exists there as a non-swerm file).
     :param retry_errors: treat records that hold an error as not done, so they are scored again.
+    :param topk: the run records the top-K log-probs: a record without at least ``topk`` of
+        them (from an earlier run without ``--topk``) is not done, so it is scored again.
     """
 
     def __init__(
-        self, path: str | Path, *, inputs: Iterable[str | Path] = (), retry_errors: bool = False
+        self,
+        path: str | Path,
+        *,
+        inputs: Iterable[str | Path] = (),
+        retry_errors: bool = False,
+        topk: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.inputs = [Path(p) for p in inputs]
         self.retry_errors = retry_errors
+        self.topk = topk
         self.done: set[str] = set()
         self.failed_before: set[str] = set()
         self._lock_file: IO[bytes] | None = None
@@ -185,6 +198,8 @@ class ScoresOutput:
                     continue
             else:
                 self.failed_before.discard(digest)
+                if self.topk and not _has_topk(record, self.topk):
+                    continue
             self.done.add(digest)
 
     def _records(self) -> Iterator[dict[str, Any]]:

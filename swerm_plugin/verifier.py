@@ -19,6 +19,7 @@ from itertools import islice
 from types import TracebackType
 
 from swerm_plugin.backends.base import RewardBackend
+from swerm_plugin.backends.card import check_template as check_card_template
 from swerm_plugin.config import SwermConfig, load_config
 from swerm_plugin.errors import BackendUnavailable, ConfigError, VerifierError
 from swerm_plugin.model import NO_CALIBRATOR, Score, Trajectory
@@ -26,7 +27,7 @@ from swerm_plugin.plugins.manager import Hooks, get_hooks
 from swerm_plugin.presets.preset import resolve_verifier
 from swerm_plugin.prompts.prompt import Prompt
 
-__all__ = ["CONTEXT_MARGIN", "Verifier", "VerifierError", "create_backend"]
+__all__ = ["CONTEXT_MARGIN", "Verifier", "VerifierError", "create_backend", "topk_unsupported"]
 
 #: Tokens kept free below the model's context length when no max_tokens is configured.
 CONTEXT_MARGIN = 16
@@ -63,6 +64,21 @@ def create_backend(config: SwermConfig, hooks: Hooks | None = None) -> RewardBac
     return cls(config)
 
 
+def topk_unsupported(config: SwermConfig, hooks: Hooks | None = None) -> str | None:
+    """Why the configured backend cannot record the top-K log-probs that ``config.topk`` asks
+    for, or ``None`` (also when ``topk`` is off, or the backend is unknown: creating it says so).
+    """
+    if not config.topk:
+        return None
+    name = "transformers" if config.backend == "auto" else config.backend
+    cls = (hooks or get_hooks(config)).backends().get(name)
+    if cls is None:
+        return None
+    if not issubclass(cls, RewardBackend):
+        return f"'{name}' votes among candidates; it has no next-token log-probs (--topk)"
+    return cls.topk_unsupported(config)
+
+
 def calibrate_score(hooks: Hooks, trajectory: Trajectory, score: Score) -> Score:
     """``score`` with ``calibrated`` from the configured calibrator (``swerm_calibrate``) and
     ``calibrator`` naming it (``"none"``: then ``calibrated`` equals ``raw``). Scores read back
@@ -92,8 +108,15 @@ class Verifier:
     ) -> None:
         self.config = resolve_verifier(config if config is not None else load_config())
         self.hooks = get_hooks(self.config)
+        problem = (
+            type(backend).topk_unsupported(self.config) if backend is not None and self.config.topk
+            else topk_unsupported(self.config, self.hooks)
+        )  # fmt: skip
+        if problem:
+            raise ConfigError(problem)
         self._owns_backend = backend is None
         self.backend = backend if backend is not None else create_backend(self.config, self.hooks)
+        check_card_template(self.backend.card, self.config.template)
 
     @functools.cached_property
     def budget(self) -> int | None:

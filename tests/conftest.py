@@ -140,6 +140,13 @@ def mini_swe_agent_file(folder: Path, instance_id: str, fix: str, *, observation
             "extra": {"exit_status": "Submitted", "submission": patch},
         },
     ]
+    return write_mini_document(folder, instance_id, messages, patch)
+
+
+def write_mini_document(
+    folder: Path, instance_id: str, messages: list[dict[str, Any]], patch: str
+) -> Path:
+    """``folder/<id>/<id>.traj.json``: ``messages`` as a submitted mini-swe-agent 2.x run."""
     document = {
         "info": {"exit_status": "Submitted", "submission": patch, "mini_version": "2.4.6"},
         "messages": messages,

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from swerm_plugin.backends.card import ModelCard
 from swerm_plugin.config import SwermConfig
 from swerm_plugin.errors import BackendUnavailable
 from swerm_plugin.model import CandidateGroup, Score, ScoreKind
@@ -45,9 +46,22 @@ class RewardBackend(ABC):
     #: For text prompts: the served model's special and added tokens, when known (neutralised
     #: in agent text; without them, every major model family's markup is).
     text_markup: tuple[str, ...] | None = None
+    #: The model folder's ``swerm-card.json`` (from ``swerm distill``), when it has one: its
+    #: temperature is applied to every score (``Score.temperature`` says so).
+    card: ModelCard | None = None
 
     def __init__(self, config: SwermConfig) -> None:
         self.config = config
+
+    @classmethod
+    def topk_unsupported(cls, config: SwermConfig) -> str | None:
+        """Why this backend cannot record the top-K next-token log-probs (``config.topk``), or
+        ``None`` when it can. Backends that can say so by overriding this."""
+        return (
+            f"the {cls.name} backend does not report next-token log-probs, so it cannot record "
+            "the top-K (--topk); use the transformers backend or the openai backend "
+            "(completions)"
+        )
 
     @abstractmethod
     def score_batch(self, prompts: Sequence[Prompt]) -> list[Score]:

@@ -1,6 +1,8 @@
 """The local backend: any causal LM loaded with transformers, scored in-process.
 
-P(YES) is the softmax over the two verdict tokens' logits at the position after the prompt.
+P(YES) is the softmax over the two verdict tokens' logits at the position after the prompt
+(divided by the temperature of the folder's ``swerm-card.json``, when it has one); with
+``config.topk`` the K most likely next tokens and their log-probs are recorded too.
 Prompts are batched by a token budget, longest first, left-padded; position ids are computed from
 the padding mask, so a prompt's score does not depend on what else is in its batch. Only the last
 position goes through the LM head (``logits_to_keep=1``).
@@ -18,8 +20,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from swerm_plugin.backends.base import BackendUnavailable, RewardBackend
+from swerm_plugin.backends.card import read_card
 from swerm_plugin.config import SwermConfig
-from swerm_plugin.model import Score
+from swerm_plugin.model import Score, TopLogprobs
 from swerm_plugin.prompts.prompt import Prompt
 
 _INSTALL_HINT = "install the local extra: pip install 'swerm-plugin[local]'"
@@ -40,6 +43,29 @@ def plan_batches(lengths: Sequence[int], batch_tokens: int) -> list[list[int]]:
         else:
             batches.append([index])
     return batches
+
+
+def pad_left(token_ids: Sequence[Sequence[int]], pad: int) -> dict[str, Any]:
+    """One left-padded batch: ``input_ids``, ``attention_mask`` and ``position_ids`` counted
+    from each row's first real token, so a row's result does not depend on its batch."""
+    import torch
+
+    longest = max(len(ids) for ids in token_ids)
+    input_ids = torch.full((len(token_ids), longest), pad, dtype=torch.long)
+    mask = torch.zeros((len(token_ids), longest), dtype=torch.long)
+    for row, ids in enumerate(token_ids):
+        input_ids[row, longest - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+        mask[row, longest - len(ids) :] = 1
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    return {"input_ids": input_ids, "attention_mask": mask, "position_ids": positions}
+
+
+def pad_id(tokenizer: Any) -> int:
+    """The id that pads a batch: the tokenizer's pad token, else its end-of-sequence token."""
+    pad = tokenizer.pad_token_id
+    if pad is None:
+        pad = tokenizer.eos_token_id or 0
+    return int(pad)
 
 
 def _looks_like_path(name: str) -> bool:
@@ -86,10 +112,15 @@ class TransformersBackend(RewardBackend):
         except (OSError, ValueError) as exc:
             raise BackendUnavailable(f"cannot load model '{config.model}': {exc}") from exc
         self.context_length = getattr(model_config, "max_position_embeddings", None)
+        self.card = read_card(self._source) if source.exists() else None
         self.dtype = self._dtype()
         self._model: Any = None
         self._load_lock = threading.Lock()
         self._keep_last_only = True
+
+    @classmethod
+    def topk_unsupported(cls, config: SwermConfig) -> str | None:
+        return None
 
     # --- model loading ---
 
@@ -202,44 +233,52 @@ class TransformersBackend(RewardBackend):
         out-of-memory batch) does not sink the others."""
         start = time.perf_counter()
         try:
-            probabilities = self.forward([p.token_ids or [] for p in batch], _verdicts(batch))
+            results = self.forward(
+                [p.token_ids or [] for p in batch], _verdicts(batch), topk=self.config.topk or 0
+            )
         except Exception as exc:
             self._release_cached_memory()
             if len(batch) > 1:
                 return [score for prompt in batch for score in self._run([prompt])]
             return [Score(error=f"{type(exc).__name__}: {exc}")]
         latency = time.perf_counter() - start
-        return [Score(raw=p, latency_s=latency) for p in probabilities]
+        temperature = None if self.card is None else self.card.temperature
+        return [
+            Score(raw=p, topk=top, temperature=temperature, latency_s=latency) for p, top in results
+        ]
 
     def forward(
-        self, token_ids: Sequence[Sequence[int]], verdicts: Sequence[tuple[int, int]]
-    ) -> list[float]:
-        """P(first verdict token) for each left-padded row of one batch."""
+        self,
+        token_ids: Sequence[Sequence[int]],
+        verdicts: Sequence[tuple[int, int]],
+        *,
+        topk: int = 0,
+    ) -> list[tuple[float, TopLogprobs | None]]:
+        """P(first verdict token) for each left-padded row of one batch, and with ``topk`` the
+        row's ``topk`` most likely next tokens (log-probs over the whole vocabulary)."""
         import torch
 
         model = self.model
         device = model.device
-        longest = max(len(ids) for ids in token_ids)
-        pad = self.tokenizer.pad_token_id
-        if pad is None:
-            pad = self.tokenizer.eos_token_id or 0
-        input_ids = torch.full((len(token_ids), longest), pad, dtype=torch.long)
-        mask = torch.zeros((len(token_ids), longest), dtype=torch.long)
-        for row, ids in enumerate(token_ids):
-            input_ids[row, longest - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-            mask[row, longest - len(ids) :] = 1
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        inputs = {
-            "input_ids": input_ids.to(device),
-            "attention_mask": mask.to(device),
-            "position_ids": positions.to(device),
-            "use_cache": False,
-        }
+        batch = pad_left(token_ids, pad_id(self.tokenizer))
+        inputs = {name: tensor.to(device) for name, tensor in batch.items()}
+        inputs["use_cache"] = False
         with torch.inference_mode():
             logits = self._last_logits(model, inputs)
             pairs = torch.tensor(verdicts, dtype=torch.long, device=logits.device)
             chosen = logits.gather(1, pairs).double()
-            return torch.softmax(chosen, dim=-1)[:, 0].tolist()
+            if self.card is not None:
+                chosen = chosen / self.card.temperature
+            probabilities = torch.softmax(chosen, dim=-1)[:, 0].tolist()
+            tops: list[TopLogprobs | None] = [None] * len(probabilities)
+            if topk:
+                logprobs = torch.log_softmax(logits.float(), dim=-1)
+                values, ids = logprobs.topk(min(topk, logprobs.shape[-1]), dim=-1)
+                tops = [
+                    TopLogprobs(ids=row_ids, logprobs=row_values)
+                    for row_ids, row_values in zip(ids.tolist(), values.tolist(), strict=True)
+                ]
+        return list(zip(probabilities, tops, strict=True))
 
     def _last_logits(self, model: Callable[..., Any], inputs: dict[str, Any]) -> Any:
         if self._keep_last_only:

@@ -6,6 +6,7 @@ import click
 
 from swerm_plugin.cli.calibrate import calibrate_command
 from swerm_plugin.cli.convert import convert_group
+from swerm_plugin.cli.distill import distill_command
 from swerm_plugin.cli.evaluate import eval_command, report_command
 from swerm_plugin.cli.frameworks import mini_group, sweagent_group
 from swerm_plugin.cli.info import config_group, plugins_command
@@ -28,6 +29,7 @@ BUILTIN_COMMANDS: tuple[click.Command, ...] = (
     eval_command,
     report_command,
     calibrate_command,
+    distill_command,
     reward_command,
     serve_command,
     judge_group,

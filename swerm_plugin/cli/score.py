@@ -189,6 +189,11 @@ def engine_options(func: F) -> F:
     show_default=True,
     help="Trajectories scored per round (results are written after each round).",
 )
+@click.option(
+    "--topk",
+    type=click.IntRange(min=1),
+    help="Also record the K likeliest next tokens' log-probs (for swerm distill; 5 is good).",
+)
 @strict_option
 @json_option
 @engine_options
@@ -204,19 +209,24 @@ def score_command(
     retry_errors: bool,
     explain: bool,
     chunk_size: int,
+    topk: int | None,
     strict: bool,
     as_json: bool,
     **engine: Any,
 ) -> int:
     """Score trajectory files (any supported framework format) with a reward model."""
-    from swerm_plugin.plugins.manager import get_hooks
     from swerm_plugin.scores import ScoresOutput, score_into
     from swerm_plugin.verifier import Verifier
 
     config = config_from(
-        backend=backend, model=model, verifier=verifier, template=template, max_tokens=max_tokens
+        backend=backend,
+        model=model,
+        verifier=verifier,
+        template=template,
+        max_tokens=max_tokens,
+        topk=topk,
     )
-    get_hooks(config).check_template(config.template)  # before loading any model
+    _refuse_early(config)
     problems = Problems(strict=strict)
     if _wants_ray(engine, local_only=as_json or retry_errors or bool(instances)):
         return _score_on_ray(paths, config, output, explain, chunk_size, problems, **engine)
@@ -228,7 +238,8 @@ def score_command(
         if explain:
             _explain(scorer, trajectories)
             return problems.exit_code(done=len(trajectories), what="read")
-        sink = ScoresOutput(output, inputs=paths, retry_errors=retry_errors) if output else None
+        resume: dict[str, Any] = {"retry_errors": retry_errors, "topk": config.topk}
+        sink = ScoresOutput(output, inputs=paths, **resume) if output else None
 
         def write(record: dict[str, Any]) -> None:
             records.append(record)
@@ -245,6 +256,16 @@ def score_command(
                 scorer, trajectories, write, output=sink, chunk_size=chunk_size, advance=advance
             )
     return _finish(run, records, problems, output, as_json=as_json)
+
+
+def _refuse_early(config: SwermConfig) -> None:
+    """Refuse what the settings cannot do before any model is loaded."""
+    from swerm_plugin.plugins.manager import get_hooks
+    from swerm_plugin.verifier import topk_unsupported
+
+    get_hooks(config).check_template(config.template)
+    if problem := topk_unsupported(config):
+        raise click.UsageError(problem)
 
 
 def _finish(

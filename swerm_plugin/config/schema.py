@@ -104,6 +104,7 @@ class SwermConfig(_Section):
     )
     prefill: str | None = Field(None, description="assistant-turn prefix; None: the template's")
     max_tokens: int | None = Field(None, gt=0, description="prompt token budget; None: context")
+    topk: int | None = Field(None, ge=1, description="also record top-K log-probs (distill)")
     batch_tokens: int = Field(32768, gt=0, description="local backend: tokens per batch")
     device: str = "auto"
     dtype: str = "auto"

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from swerm_plugin.backends.base import RewardBackend
+from swerm_plugin.backends.card import read_card, scale_probability
 from swerm_plugin.backends.remote.http import RemoteClient
 from swerm_plugin.backends.remote.loop import LoopThread
 from swerm_plugin.config import SwermConfig
 from swerm_plugin.errors import BackendUnavailable, RemoteError
-from swerm_plugin.model import Score
+from swerm_plugin.model import Score, TopLogprobs
 from swerm_plugin.prompts.prompt import Prompt
 
 T = TypeVar("T")
@@ -83,6 +84,9 @@ class RemoteBackend(RewardBackend):
     reads_verdict: ClassVar[bool] = True
     #: Where the model list lives, relative to an endpoint URL.
     models_path: ClassVar[str] = "/v1/models"
+    #: Whether the temperature of a ``swerm-card.json`` in the tokenizer folder applies to the
+    #: scores (verdict-token backends; not value heads).
+    applies_card: ClassVar[bool] = True
 
     def __init__(self, config: SwermConfig) -> None:
         super().__init__(config)
@@ -110,6 +114,8 @@ class RemoteBackend(RewardBackend):
             if self.needs_tokenizer
             else None
         )
+        if self.applies_card:
+            self.card = read_card(remote.tokenizer or config.model)
         self.client = RemoteClient.from_config(remote)
         self._loop = LoopThread(f"swerm-{self.name}")
         self._info: ServerInfo | None = None
@@ -229,8 +235,25 @@ class RemoteBackend(RewardBackend):
 
     # --- results ---
 
-    def scored(self, raw: float, latency_s: float, *, approximate: bool = False) -> Score:
-        return Score(raw=raw, latency_s=latency_s, approximate=approximate)
+    def scored(
+        self,
+        raw: float,
+        latency_s: float,
+        *,
+        approximate: bool = False,
+        topk: TopLogprobs | None = None,
+    ) -> Score:
+        """A measured score, with the model card's temperature applied when there is one."""
+        temperature = None if self.card is None else self.card.temperature
+        if temperature is not None:
+            raw = scale_probability(raw, temperature)
+        return Score(
+            raw=raw,
+            latency_s=latency_s,
+            approximate=approximate,
+            topk=topk,
+            temperature=temperature,
+        )
 
     def failed(self, prompt: Prompt, reason: str, latency_s: float) -> Score:
         message = self.client.redact(f"{self.name} backend: {reason}")

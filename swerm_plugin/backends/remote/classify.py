@@ -66,6 +66,14 @@ class ClassifyBackend(RemoteBackend):
 
     name: ClassVar[str] = "classify"
     reads_verdict: ClassVar[bool] = False
+    applies_card: ClassVar[bool] = False
+
+    @classmethod
+    def topk_unsupported(cls, config: SwermConfig) -> str | None:
+        return (
+            "the classify backend reads a classification or value head, which has no "
+            "next-token distribution to take the top-K of (--topk)"
+        )
 
     def __init__(self, config: SwermConfig) -> None:
         super().__init__(config)

@@ -36,7 +36,7 @@ from swerm_plugin.backends.remote.http import (
 )
 from swerm_plugin.config import SwermConfig
 from swerm_plugin.errors import RemoteError
-from swerm_plugin.model import Score
+from swerm_plugin.model import Score, TopLogprobs
 from swerm_plugin.prompts.prompt import Prompt
 from swerm_plugin.prompts.tokens import tokenizer_kit
 
@@ -102,6 +102,41 @@ def top_logprobs_of(response: Any, *, chat: bool) -> dict[str, float]:
     return top
 
 
+def top_k_of(top: Mapping[str, float], k: int, tokenizer: Any) -> TopLogprobs:
+    """The ``k`` likeliest entries of one position's top log-probs as token ids.
+
+    vLLM names tokens ``"token_id:N"`` (``return_tokens_as_token_ids``); other servers name them
+    by text, which is mapped back to an id only when the text is exactly one token.
+    """
+    ranked = sorted(top.items(), key=lambda kv: kv[1], reverse=True)
+    ids: list[int] = []
+    values: list[float] = []
+    for key, value in ranked:
+        token_id = _token_id(key, tokenizer)
+        if token_id in ids:
+            continue
+        ids.append(token_id)
+        values.append(value)
+        if len(ids) == k:
+            return TopLogprobs(ids=ids, logprobs=values)
+    raise ReplyError(
+        f"the reply lists {len(ids)} alternatives for the verdict position, fewer than the "
+        f"{k} asked for (--topk); raise the server's --max-logprobs"
+    )
+
+
+def _token_id(key: str, tokenizer: Any) -> int:
+    if key.startswith("token_id:") and key[len("token_id:") :].isdigit():
+        return int(key[len("token_id:") :])
+    ids = tokenizer.encode(key, add_special_tokens=False) if tokenizer is not None else []
+    if len(ids) != 1:
+        raise ReplyError(
+            f"cannot tell the token id of the top log-prob entry {key!r}; with vLLM set "
+            "remote.vllm_extensions = true so that the server names token ids"
+        )
+    return int(ids[0])
+
+
 def _litellm() -> Any:
     """litellm, imported on first use and kept quiet: no network fetch at import, no banner.
 
@@ -158,6 +193,15 @@ class OpenAIBackend(RemoteBackend):
             # it in agent text (every special and added token), not only the common families'.
             kit = tokenizer_kit(load_tokenizer(config.remote.tokenizer))
             self.text_markup = tuple(kit.added)
+
+    @classmethod
+    def topk_unsupported(cls, config: SwermConfig) -> str | None:
+        if config.remote.openai_api == "chat":
+            return (
+                "the openai backend in chat mode sees tokens only as text, not ids, so it "
+                "cannot record the top-K (--topk); use openai_api = 'completions'"
+            )
+        return None
 
     def check_prompt(self, prompt: Prompt) -> str | None:
         if not self.chat:
@@ -227,7 +271,9 @@ class OpenAIBackend(RemoteBackend):
             if prompt.messages[-1]["role"] == "assistant":
                 extra.update(continue_final_message=True, add_generation_prompt=False)
         else:
-            request.update(prompt=prompt.token_ids, logprobs=remote.top_logprobs)
+            request.update(
+                prompt=prompt.token_ids, logprobs=max(remote.top_logprobs, self.config.topk or 0)
+            )
             if remote.vllm_extensions:
                 extra["return_tokens_as_token_ids"] = True
         if extra:
@@ -257,10 +303,12 @@ class OpenAIBackend(RemoteBackend):
         try:
             response = await self.client.call(send, what="completion with logprobs")
             top = top_logprobs_of(response, chat=self.chat)
+            best = top_k_of(top, self.config.topk, self.tokenizer) if self.config.topk else None
         except (RemoteError, ReplyError) as exc:
             return self.failed(prompt, str(exc), time.perf_counter() - start)
         raw, approximate = verdict_probability(top, yes, no)
-        return self.scored(raw, time.perf_counter() - start, approximate=approximate)
+        elapsed = time.perf_counter() - start
+        return self.scored(raw, elapsed, approximate=approximate, topk=best)
 
     def close(self) -> None:
         if not self._loop.closed:

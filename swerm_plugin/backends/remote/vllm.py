@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from swerm_plugin.backends.remote.base import RemoteBackend, ReplyError, ServerInfo, filled
+from swerm_plugin.config import SwermConfig
 from swerm_plugin.errors import RemoteError
 from swerm_plugin.model import Score
 from swerm_plugin.prompts.prompt import Prompt
@@ -73,6 +74,14 @@ class VllmBackend(RemoteBackend):
     """P(YES) from vLLM's ``/generative_scoring`` with the two verdict token ids."""
 
     name: ClassVar[str] = "vllm"
+
+    @classmethod
+    def topk_unsupported(cls, config: SwermConfig) -> str | None:
+        return (
+            "the vllm backend scores with /generative_scoring, which returns only the two-way "
+            "softmax of the verdict tokens, not the top-K: use backend 'openai' (completions, "
+            "the same server) or 'transformers' with --topk"
+        )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
