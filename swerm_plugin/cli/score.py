@@ -228,7 +228,7 @@ def score_command(
     )
     _refuse_early(config)
     problems = Problems(strict=strict)
-    if _wants_ray(engine, local_only=as_json or retry_errors or bool(instances)):
+    if _wants_ray(engine, local_only=as_json or retry_errors or bool(instances or topk)):
         return _score_on_ray(paths, config, output, explain, chunk_size, problems, **engine)
     if output is not None:
         ScoresOutput(output, inputs=paths).check()  # refuse a foreign file before any work
@@ -305,7 +305,8 @@ def _wants_ray(engine: dict[str, Any], *, local_only: bool) -> bool:
     if engine["engine"] == "ray" or engine["address"] or engine["actors"] != 1:
         if local_only:
             raise click.UsageError(
-                "--json, --retry-errors and --instances work with --engine local only"
+                "--json, --retry-errors, --instances and --topk work with --engine local "
+                "only (a Ray job's resume does not check a record's top-K)"
             )
         return True
     if engine["gpus_per_actor"]:

@@ -208,6 +208,8 @@ def test_the_command_line_refuses_ray_options_without_the_ray_engine(tmp_path: P
     assert result.exit_code == 2 and "run it without --engine ray" in result.stderr
     result = run_cli("score", tmp_path, "--engine", "ray", "--json")
     assert result.exit_code == 2 and "work with --engine local only" in result.stderr
+    result = run_cli("score", tmp_path, "--engine", "ray", "--topk", 5)
+    assert result.exit_code == 2 and "--topk work with --engine local only" in result.stderr
     assert "--gpus-per-actor" in run_cli("score", "--help").stdout
 
 
