@@ -185,14 +185,56 @@ def bootstrap_ci(
 
     Resamples where the metric is undefined (NaN, e.g. AUROC with one class) are left out.
     """
+    p, y = scores_and_labels(probs, labels)
+    return _percentile_bootstrap(
+        lambda idx: metric(p[idx], y[idx]),
+        p.size,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+    )
+
+
+def bootstrap_change(
+    metric: Metric,
+    after: ArrayLike,
+    before: ArrayLike,
+    labels: ArrayLike,
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Interval:
+    """Paired bootstrap interval of ``metric(after) − metric(before)``: both sides see the same
+    resampled examples, so what the examples have in common cancels out."""
+    a, y = scores_and_labels(after, labels)
+    b, _ = scores_and_labels(before, labels)  # as many as the labels, so as many as after
+    return _percentile_bootstrap(
+        lambda idx: metric(a[idx], y[idx]) - metric(b[idx], y[idx]),
+        a.size,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+    )
+
+
+def _percentile_bootstrap(
+    statistic: Callable[[np.ndarray], float],
+    n: int,
+    *,
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+) -> Interval:
+    """``statistic`` of all ``n`` examples, with the percentile interval of its value on
+    ``n_resamples`` resamples (index arrays drawn with replacement); NaN values are left out."""
     if not 0.0 < confidence < 1.0:
         raise CalibrationError(f"confidence must be in (0, 1), got {confidence}")
-    p, y = scores_and_labels(probs, labels)
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, p.size, size=(n_resamples, p.size))
-    values = np.array([metric(p[idx], y[idx]) for idx in draws])
+    draws = rng.integers(0, n, size=(n_resamples, n))
+    values = np.array([statistic(idx) for idx in draws])
     values = values[~np.isnan(values)]
-    estimate = metric(p, y)
+    estimate = statistic(np.arange(n))
     if values.size == 0:
         return Interval(estimate, float("nan"), float("nan"), confidence)
     alpha = (1.0 - confidence) / 2.0

@@ -95,23 +95,23 @@ def verifier_report(
 BOOTSTRAP_RESAMPLES = 1000
 
 
-def temperature_effect(
-    after: np.ndarray, before: np.ndarray, labels: np.ndarray, *, seed: int = 0
-) -> dict[str, Any]:
+def temperature_effect(after: np.ndarray, before: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     """What the temperature did to the ECE on these labelled items, with a 90 % paired
     bootstrap interval: on a few hundred items the ECE moves by several points from sampling
     alone, so a change whose interval holds 0 is no change the split can tell."""
-    from swerm_plugin.calibration.metrics import expected_calibration_error as ece
+    from swerm_plugin.calibration.metrics import bootstrap_change, expected_calibration_error
 
-    rng = np.random.default_rng(seed)
-    changes = np.empty(BOOTSTRAP_RESAMPLES)
-    for b in range(BOOTSTRAP_RESAMPLES):
-        pick = rng.integers(0, labels.size, labels.size)
-        changes[b] = ece(after[pick], labels[pick]) - ece(before[pick], labels[pick])
-    low, high = np.percentile(changes, [5, 95])
+    change = bootstrap_change(
+        expected_calibration_error,
+        after,
+        before,
+        labels,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        confidence=0.9,
+    )
     return {
-        "ece_change": ece(after, labels) - ece(before, labels),
-        "interval_90": [float(low), float(high)],
+        "ece_change": change.estimate,
+        "interval_90": [change.low, change.high],
         "resamples": BOOTSTRAP_RESAMPLES,
     }
 

@@ -11,6 +11,7 @@ from swerm_plugin.calibration import (
     CalibrationError,
     accuracy_at,
     auroc,
+    bootstrap_change,
     bootstrap_ci,
     brier_score,
     calibration_summary,
@@ -83,6 +84,18 @@ def test_bootstrap_interval_brackets_the_estimate() -> None:
     summary = calibration_summary(p, y, n_resamples=200)
     assert set(summary["ci"]) == {"ece", "brier", "auroc"}
     assert summary["ci"]["auroc"]["low"] < summary["auroc"] < summary["ci"]["auroc"]["high"]
+
+
+def test_the_paired_bootstrap_interval_of_a_change() -> None:
+    rng = np.random.default_rng(1)
+    p = rng.uniform(size=400)
+    y = (rng.uniform(size=400) < p).astype(int)
+    same = bootstrap_change(brier_score, p, p, y, n_resamples=100)
+    assert same.estimate == same.low == same.high == 0.0  # the pairing cancels everything
+    worse = bootstrap_change(brier_score, np.clip(p + 0.3, 0, 1), p, y, n_resamples=200)
+    assert 0.0 < worse.low < worse.estimate < worse.high
+    with pytest.raises(CalibrationError, match="3 scores but 400 labels"):
+        bootstrap_change(brier_score, p, p[:3], y)
 
 
 @pytest.mark.parametrize(
